@@ -1,0 +1,54 @@
+"""Benchmark: the explicit engine on the reference configuration.
+
+Current-QEMU design, 2 monitors, 2 clients (one per monitor), 3 requests each,
+mix quick + exec-oob. Prints distinct states, transitions, seconds, states per
+second and peak memory (ru_maxrss) and bytes per visited state.
+
+    python3 benchmarks/explicit_reference.py [--mix quick,oob,coroutine]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+import tracemalloc
+
+from qmpmodel.design import Bounds, Design
+from qmpmodel.explicit import check_explicit
+from qmpmodel.invariants import INVARIANTS, ModelView
+from qmpmodel.statemachine import build_model
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mix", default="quick,oob")
+    ap.add_argument("--requests", type=int, default=3)
+    ap.add_argument("--tracemalloc", action="store_true", help="measure Python heap (slower)")
+    a = ap.parse_args()
+    bounds = Bounds(monitors=2, clients=2, requests=a.requests, mix=tuple(a.mix.split(",")))
+    design = Design({})
+    model = build_model(design, bounds, "<benchmark>")
+    view = ModelView(model, design, bounds)
+    pinned = [(inv, "holds") for inv in INVARIANTS if inv.kind != "liveness"]
+    if a.tracemalloc:
+        tracemalloc.start()
+    t0 = time.perf_counter()
+    r = check_explicit(model, view, pinned, max_states=50_000_000)
+    dt = time.perf_counter() - t0
+    peak_heap = tracemalloc.get_traced_memory()[1] if a.tracemalloc else None
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(f"configuration     : current QEMU, 2 monitors, 2 clients, {a.requests} requests each, mix {a.mix}")
+    print(f"state variables   : {len(model.layout.vars)}   action instances: {len(model.actions)}")
+    print(f"distinct states   : {r.states:,}")
+    print(f"transitions       : {r.transitions:,}")
+    print(f"max depth         : {r.depth}")
+    print(f"seconds           : {dt:.2f}")
+    print(f"states per second : {r.states / dt:,.0f}")
+    print(f"peak RSS          : {rss / 2**20:,.1f} MiB  ({rss / r.states:,.0f} bytes per state, whole process)")
+    if peak_heap is not None:
+        print(f"peak Python heap  : {peak_heap / 2**20:,.1f} MiB  ({peak_heap / r.states:,.0f} bytes per state)")
+
+
+if __name__ == "__main__":
+    main()

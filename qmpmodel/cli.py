@@ -1,0 +1,142 @@
+"""The ``qmpmodel`` command line: a thin layer whose exit code is the CI gate.
+
+Exit status: 0 every pinned expectation met; 1 an expectation not met; 2 bad
+input (one line on stderr naming the file, the key or line, and what was
+expected; no traceback, no output file written).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import click
+
+from qmpmodel import __version__
+from qmpmodel.check import ENGINES, check_spec
+from qmpmodel.cli_schema import schema
+from qmpmodel.errors import InputError
+from qmpmodel.explicit import Observer
+from qmpmodel.invariants import INVARIANTS
+from qmpmodel.jsonout import results_to_json
+from qmpmodel.results import CheckResult
+from qmpmodel.specs import expand_paths, load_spec
+
+__all__ = ["main"]
+
+
+def fail_input(e: InputError) -> None:
+    click.echo(f"qmpmodel: {e}", err=True)
+    sys.exit(2)
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file, so a reader never sees half of it."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, target)
+
+
+class _Budget(Observer):
+    """Stops the search at a deadline and draws a progress line on a terminal."""
+
+    def __init__(self, timeout: float | None, label: str) -> None:
+        self.deadline = time.monotonic() + timeout if timeout else None
+        self.tty = sys.stderr.isatty()
+        self.label = label
+        self.start = time.monotonic()
+
+    def progress(self, states: int, depth: int) -> bool:
+        now = time.monotonic()
+        if self.tty and now - self.start > 1.0:
+            rate = states / max(now - self.start, 1e-9)
+            click.echo(f"\r  {self.label}: {states:,} states, depth {depth}, {rate:,.0f}/s ", nl=False, err=True)
+        return self.deadline is None or now < self.deadline
+
+    def done(self) -> None:
+        if self.tty and time.monotonic() - self.start > 1.0:
+            click.echo("\r" + " " * 78 + "\r", nl=False, err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="qmpmodel")
+def main() -> None:
+    """Model checker for QEMU's QMP/HMP monitor dispatch."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--engine", default="explicit", show_default=True, help="explicit (hypothesis and smt: later issues)")
+@click.option("--json", "json_file", metavar="FILE", help="Write the results document to FILE.")
+@click.option("--max-states", type=click.IntRange(min=1), help="State budget per spec (beyond it: unknown).")
+@click.option("--timeout", type=click.FloatRange(min=0.0, min_open=True), help="Seconds per spec (beyond: unknown).")
+def check(paths: tuple[str, ...], engine: str, json_file: str | None, max_states: int | None,
+          timeout: float | None) -> None:
+    """Check spec files (or every *.toml under directories) against their pinned expectations."""
+    try:
+        if engine not in ENGINES:
+            raise InputError("<command line>", "--engine", "one of " + ", ".join(ENGINES), repr(engine))
+        specs = [load_spec(p) for p in expand_paths(paths)]
+        if not specs:
+            raise InputError(" ".join(paths), None, "at least one spec file (*.toml)", "none")
+        from qmpmodel.check import prepare
+
+        for s in specs:  # build every model first: bad bounds are bad input, before any output
+            prepare(s)
+    except InputError as e:
+        fail_input(e)
+        return
+    results: list[CheckResult] = []
+    total_states = total_trans = max_depth = 0
+    t_all = time.monotonic()
+    for spec in specs:
+        obs = _Budget(timeout, spec.path)
+        t0 = time.monotonic()
+        r = check_spec(spec, engine, max_states, obs)
+        obs.done()
+        r = replace(r, seconds=time.monotonic() - t0)
+        results.append(r)
+        total_states += r.states
+        total_trans += r.transitions
+        max_depth = max(max_depth, r.depth)
+        mark = "ok  " if r.met else "FAIL"
+        tail = "" if r.complete else "  (incomplete: budget exhausted)"
+        click.echo(f"{mark} {spec.path}: {r.states:,} states, depth {r.depth}, {r.seconds:.2f} s{tail}")
+        for inv in r.invariants:
+            if inv.expected == "skip":
+                continue
+            depth = f" at depth {inv.depth}" if inv.depth is not None else ""
+            flag = "  " if inv.met else "!!"
+            click.echo(f"   {flag} {inv.name:<26} {inv.verdict}{depth} (expected {inv.expected})")
+    elapsed = time.monotonic() - t_all
+    click.echo(f"{total_states:,} states, {total_trans:,} transitions, depth {max_depth}, {elapsed:.2f} s")
+    met = all(r.met for r in results)
+    bad = sum(1 for r in results for i in r.invariants if not i.met)
+    click.echo(f"{len(results)} specs: " + ("all expectations met" if met else f"{bad} expectations not met"))
+    if json_file:
+        write_atomic(json_file, json.dumps(results_to_json(results, __version__), indent=1) + "\n")
+    sys.exit(0 if met else 1)
+
+
+@main.command("invariants")
+def list_invariants() -> None:
+    """List the property library: name, kind, statement and source."""
+    for inv in INVARIANTS:
+        click.echo(f"{inv.name}  [{inv.kind}]")
+        click.echo(f"    {inv.statement}")
+        click.echo(f"    source: {inv.source}")
+
+
+main.add_command(schema)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,83 @@
+"""The one exception root of qmpmodel.
+
+::
+
+    QmpModelError
+     ├── InputError          bad input: spec, schema, transcript, trace, query (CLI exit 2)
+     └── ModelDefinitionError  the model itself is inconsistent (a bug in qmpmodel)
+
+Every :class:`InputError` renders as one line naming the file and the position
+(key, line or column), what was expected, what was found, and, for a misspelt
+name, the closest valid names.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = ["InputError", "ModelDefinitionError", "QmpModelError", "close_matches"]
+
+
+class QmpModelError(Exception):
+    """Root of every error qmpmodel raises on purpose."""
+
+
+class InputError(QmpModelError):
+    """Bad user input; the CLI prints :meth:`__str__` and exits with status 2.
+
+    Parameters
+    ----------
+    source:
+        The file (or ``"<query>"`` / ``"<command line>"``) the input came from.
+    where:
+        Position inside it: a dotted TOML key, ``"line 3"``, ``"line 3, column 7"``.
+    expected:
+        What would have been accepted.
+    found:
+        What was there instead (``None`` to omit).
+    hint:
+        What to do, e.g. a close match for a misspelt name.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        where: str | None,
+        expected: str,
+        found: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.source = source
+        self.where = where
+        self.expected = expected
+        self.found = found
+        self.hint = hint
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        loc = self.source if not self.where else f"{self.source}: {self.where}"
+        msg = f"{loc}: expected {self.expected}"
+        if self.found is not None:
+            msg += f" (got {self.found})"
+        if self.hint:
+            msg += f"; {self.hint}"
+        return msg.replace("\n", " ")
+
+
+class ModelDefinitionError(QmpModelError):
+    """The model definition is inconsistent (raised while building it, never at run time)."""
+
+
+def close_matches(word: str, choices: Iterable[str]) -> str | None:
+    """Return a ``did you mean …?`` hint for a misspelt name, or ``None``.
+
+    >>> close_matches("reply-ordr", ["reply-order", "queue-bound"])
+    "did you mean 'reply-order'?"
+    >>> close_matches("zzz", ["reply-order"]) is None
+    True
+    """
+    found = difflib.get_close_matches(word, list(choices), n=2, cutoff=0.6)
+    if not found:
+        return None
+    return "did you mean " + " or ".join(repr(f) for f in found) + "?"

@@ -1,0 +1,366 @@
+"""Exhaustive explicit-state search (breadth first).
+
+Breadth-first order makes the first violating state found for an invariant
+one at minimal depth, so its trace is a shortest counterexample. States are
+interned: ``index[state] -> id``, with parent id and action index per id, so
+a trace is rebuilt by walking parents. A budget (states, or a stop request
+from the observer, which is how the CLI implements ``--timeout``) turns every
+undecided verdict into ``unknown``: the engine never claims ``holds`` for a
+property it did not check on the whole reachable space.
+
+``progress`` is decided on the explored graph after the search: a fair lasso
+is a strongly connected set of states (or a single state where no fair action
+is enabled: the system may stutter there) in which a connected client's
+request stays unanswered and every weakly fair action group that is enabled
+throughout is also taken inside it.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from qmpmodel.expr import Expr, any_of
+from qmpmodel.invariants import Invariant, ModelView, deadlock_cycles, state_predicate
+from qmpmodel.model import Model, State, compile_predicate, compile_successors
+from qmpmodel.results import Expected, InvariantResult, Trace, TraceStep
+from qmpmodel.statemachine import Consts as K
+
+__all__ = ["ExplicitResult", "Observer", "check_explicit", "progress_goal", "trace_from_path"]
+
+
+class Observer:
+    """Receives progress; return ``False`` from :meth:`progress` to stop the search."""
+
+    def progress(self, states: int, depth: int) -> bool:  # pragma: no cover - trivial default
+        return True
+
+
+@dataclass
+class ExplicitResult:
+    states: int
+    transitions: int
+    depth: int
+    complete: bool
+    invariants: list[InvariantResult] = field(default_factory=list)
+
+
+def progress_goal(mv: ModelView) -> Expr:
+    """A connected client has sent a request that is not answered yet."""
+    parts = []
+    b = mv.bounds
+    for c in range(b.clients):
+        st = mv.v(f"client{c}.st")
+        live = (st == K.C_NEG) | (st == K.C_READY)
+        for i in range(b.requests + 1):
+            parts.append(live & (mv.v(f"client{c}.sent") > i) & ~mv.v(f"client{c}.answered{i}"))
+    return any_of(parts)
+
+
+def trace_from_path(model: Model, init: State, actions: Sequence[int], loop: int | None = None,
+                    cycle: tuple[tuple[str, str, str], ...] = ()) -> Trace:
+    """Replay ``actions`` from ``init`` and package the states as a :class:`Trace`."""
+    s = init
+    steps = []
+    for a in actions:
+        act = model.actions[a]
+        if not act.enabled(s):
+            raise ValueError(f"action {act.label} is not enabled at step {len(steps)}")
+        s = act.apply(s)
+        steps.append(TraceStep(act.family, act.actor, act.label, a, dict(act.params), model.decode(s)))
+    return Trace(model.decode(init), tuple(steps), loop, cycle)
+
+
+def _cycle_at(model: Model, cycles: list[tuple], s: State) -> tuple[tuple[str, str, str], ...]:
+    from qmpmodel.expr import evaluate
+
+    for cyc in cycles:
+        if all(evaluate(e.when, s) for e in cyc):
+            return tuple((e.waiter, e.holder, e.reason) for e in cyc)
+    return ()
+
+
+def check_explicit(
+    model: Model,
+    view: ModelView,
+    pinned: Sequence[tuple[Invariant, Expected]],
+    max_states: int = 2_000_000,
+    observer: Observer | None = None,
+) -> ExplicitResult:
+    """Explore every reachable state (within ``max_states``) and judge ``pinned``."""
+    succ = compile_successors(model)
+    todo = [(inv, exp) for inv, exp in pinned if exp != "skip"]
+    preds: list[tuple[int, Callable[[State], bool]]] = []
+    want_deadlock = want_progress = False
+    for n, (inv, _exp) in enumerate(todo):
+        if inv.kind == "liveness":
+            want_progress = True
+            continue
+        if inv.kind == "deadlock":
+            want_deadlock = True
+        preds.append((n, compile_predicate(state_predicate(inv, view))))
+    pending = compile_predicate(model.pending)
+    found: dict[int, int] = {}  # invariant position -> violating state id
+    deadlock_pos = next((n for n, (inv, _) in enumerate(todo) if inv.kind == "deadlock"), None)
+
+    index: dict[State, int] = {model.init: 0}
+    states: list[State] = [model.init]
+    parent = array("l", [-1])
+    via = array("l", [-1])
+    depth_of = array("l", [0])
+    keep_edges = want_progress
+    edge_start = array("l")
+    edge_to = array("l")
+    edge_act = array("l")
+    transitions = 0
+    complete = True
+    max_depth = 0
+    frontier: deque[int] = deque([0])
+    live_preds = list(preds)
+
+    def judge(sid: int, s: State) -> None:
+        nonlocal live_preds
+        hit = [n for n, p in live_preds if not p(s)]
+        if hit:
+            for n in hit:
+                found[n] = sid
+            live_preds = [(n, p) for n, p in live_preds if n not in found]
+
+    judge(0, model.init)
+    while frontier:
+        sid = frontier.popleft()
+        s = states[sid]
+        d = depth_of[sid]
+        if keep_edges:
+            edge_start.append(len(edge_to))
+        nxt = succ(s)
+        if not nxt and want_deadlock and deadlock_pos not in found and pending(s):
+            found[deadlock_pos] = sid  # type: ignore[index]
+        for a, t in nxt:
+            transitions += 1
+            tid = index.get(t)
+            if tid is None:
+                tid = len(states)
+                if tid >= max_states:
+                    complete = False
+                    break
+                index[t] = tid
+                states.append(t)
+                parent.append(sid)
+                via.append(a)
+                depth_of.append(d + 1)
+                if d + 1 > max_depth:
+                    max_depth = d + 1
+                frontier.append(tid)
+                judge(tid, t)
+            if keep_edges:
+                edge_to.append(tid)
+                edge_act.append(a)
+        if not complete:
+            break
+        if observer is not None and sid % 4096 == 0 and not observer.progress(len(states), d):
+            complete = False
+            break
+    if keep_edges:
+        edge_start.append(len(edge_to))
+
+    def path_to(sid: int) -> list[int]:
+        out = []
+        while parent[sid] != -1:
+            out.append(via[sid])
+            sid = parent[sid]
+        out.reverse()
+        return out
+
+    cycles = deadlock_cycles(model) if want_deadlock else []
+    results: list[InvariantResult] = []
+    lasso: tuple[list[int], int] | None = None
+    if want_progress and complete:
+        lasso = _find_lasso(model, states, edge_start, edge_to, edge_act, compile_predicate(progress_goal(view)),
+                            depth_of, path_to)
+    for n, (inv, exp) in enumerate(todo):
+        if inv.kind == "liveness":
+            if lasso is not None:
+                acts, loop = lasso
+                tr = trace_from_path(model, model.init, acts, loop=loop)
+                results.append(InvariantResult(inv.name, exp, "violated", tr.depth, tr))
+            else:
+                results.append(InvariantResult(inv.name, exp, "holds" if complete else "unknown"))
+            continue
+        if n in found:
+            sid = found[n]
+            cyc = _cycle_at(model, cycles, states[sid]) if inv.kind == "deadlock" else ()
+            tr = trace_from_path(model, model.init, path_to(sid), cycle=cyc)
+            results.append(InvariantResult(inv.name, exp, "violated", tr.depth, tr,
+                                           note="" if cyc or inv.kind != "deadlock" else "terminal state with pending work"))
+        else:
+            results.append(InvariantResult(inv.name, exp, "holds" if complete else "unknown",
+                                           note="" if complete else "state or time budget exhausted"))
+    for inv, exp in pinned:
+        if exp == "skip":
+            results.append(InvariantResult(inv.name, exp, "unknown", note="skipped by the spec"))
+    order = {inv.name: k for k, (inv, _e) in enumerate(pinned)}
+    results.sort(key=lambda r: order[r.name])
+    return ExplicitResult(len(states), transitions, max_depth, complete, results)
+
+
+def _find_lasso(model: Model, states: list[State], start: array, to: array, act: array,
+                goal: Callable[[State], bool], depth_of: array,
+                path_to: Callable[[int], list[int]]) -> tuple[list[int], int] | None:
+    """Shortest-stem fair lasso through states where ``goal`` (a pending request) holds."""
+    groups: dict[str, list[int]] = {}
+    for i, a in enumerate(model.actions):
+        if a.fair:
+            groups.setdefault(f"{a.fair}:{a.actor}", []).append(i)
+    group_of = {i: g for g, idxs in groups.items() for i in idxs}
+    from qmpmodel.model import compile_predicate as cp
+
+    enabled_fns = {g: cp(any_of(model.actions[i].guard for i in idxs)) for g, idxs in groups.items()}
+    bad = [goal(s) for s in states]
+    sccs = _tarjan(len(states), start, to, bad)
+    best: tuple[int, list[int], int] | None = None
+    for comp in sccs:
+        members = set(comp)
+        internal = [(u, k) for u in comp for k in range(start[u], start[u + 1]) if to[k] in members]
+        entry = min(comp, key=lambda u: (depth_of[u], u))
+        if best is not None and depth_of[entry] >= best[0]:
+            continue
+        if not internal:
+            u = comp[0]
+            # a single state: the system may stutter there only if no fair action is enabled
+            if any(fn(states[u]) for fn in enabled_fns.values()):
+                continue
+            cand = (depth_of[u], path_to(u), len(path_to(u)))
+            best = cand if best is None or cand[0] < best[0] else best
+            continue
+        taken = {group_of.get(act[k]) for _u, k in internal}
+        witnesses: list[tuple[str, int]] = []  # ("edge", edge k) or ("state", u)
+        fair_ok = True
+        for g, fn in enabled_fns.items():
+            off = next((u for u in comp if not fn(states[u])), None)
+            if off is not None:
+                witnesses.append(("state", off))
+            elif g in taken:
+                k = next(k for _u, k in internal if group_of.get(act[k]) == g)
+                witnesses.append(("edge", k))
+            else:
+                fair_ok = False
+                break
+        if not fair_ok:
+            continue
+        loop_acts = _cycle_through(entry, witnesses, members, start, to, act)
+        stem = path_to(entry)
+        best = (depth_of[entry], stem + loop_acts, len(stem))
+    if best is None:
+        return None
+    return best[1], best[2]
+
+
+def _edge_source(k: int, start: array) -> int:
+    lo, hi = 0, len(start) - 2
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if start[mid] <= k:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _cycle_through(entry: int, witnesses: list[tuple[str, int]], members: set[int], start: array,
+                   to: array, act: array) -> list[int]:
+    """Actions of a cycle from ``entry`` back to it visiting every witness."""
+    acts: list[int] = []
+    cur = entry
+    for kind, w in witnesses:
+        if kind == "state":
+            acts += _bfs_path(cur, w, members, start, to, act)
+            cur = w
+        else:
+            src = _edge_source(w, start)
+            acts += _bfs_path(cur, src, members, start, to, act)
+            acts.append(act[w])
+            cur = to[w]
+    back = _bfs_path(cur, entry, members, start, to, act)
+    acts += back
+    if not acts:
+        # need at least one step to close the loop
+        k = next(k for k in range(start[entry], start[entry + 1]) if to[k] in members)
+        acts = [act[k]] + _bfs_path(to[k], entry, members, start, to, act)
+    return acts
+
+
+def _bfs_path(src: int, dst: int, members: set[int], start: array, to: array, act: array) -> list[int]:
+    if src == dst:
+        return []
+    prev: dict[int, tuple[int, int]] = {src: (-1, -1)}
+    q = deque([src])
+    while q:
+        u = q.popleft()
+        for k in range(start[u], start[u + 1]):
+            v = to[k]
+            if v in members and v not in prev:
+                prev[v] = (u, act[k])
+                if v == dst:
+                    out = []
+                    while v != src:
+                        u2, a = prev[v]
+                        out.append(a)
+                        v = u2
+                    out.reverse()
+                    return out
+                q.append(v)
+    raise AssertionError("no path inside a strongly connected component")
+
+
+def _tarjan(n: int, start: array, to: array, keep: list[bool]) -> list[list[int]]:
+    """Iterative Tarjan SCC over the subgraph induced by ``keep``; O(V + E)."""
+    index = [-1] * n
+    low = [0] * n
+    on = [False] * n
+    stack: list[int] = []
+    out: list[list[int]] = []
+    counter = 0
+    for root in range(n):
+        if not keep[root] or index[root] != -1:
+            continue
+        work = [(root, start[root])]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on[root] = True
+        while work:
+            u, k = work[-1]
+            end = start[u + 1]
+            while k < end:
+                v = to[k]
+                k += 1
+                if not keep[v]:
+                    continue
+                if index[v] == -1:
+                    work[-1] = (u, k)
+                    index[v] = low[v] = counter
+                    counter += 1
+                    stack.append(v)
+                    on[v] = True
+                    work.append((v, start[v]))
+                    break
+                if on[v]:
+                    low[u] = min(low[u], index[v])
+            else:
+                work.pop()
+                if work:
+                    p = work[-1][0]
+                    low[p] = min(low[p], low[u])
+                if low[u] == index[u]:
+                    comp = []
+                    while True:
+                        w = stack.pop()
+                        on[w] = False
+                        comp.append(w)
+                        if w == u:
+                            break
+                    out.append(comp)
+    return out

@@ -1,0 +1,183 @@
+"""The model interface every engine consumes.
+
+A :class:`Model` is data: a :class:`~qmpmodel.expr.StateLayout`, an initial
+state, and a deterministic tuple of :class:`Action` instances whose guards and
+updates are :class:`~qmpmodel.expr.Expr` trees. Engines never see Python code
+of the semantics; they see these trees (the explicit engine compiles them with
+:func:`compile_successors`, the z3 engine translates them).
+
+The shape follows stateright's ``Model`` trait: ``init_states``, ``actions``,
+``next_state``, ``properties``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from qmpmodel.errors import ModelDefinitionError
+from qmpmodel.expr import Expr, StateLayout, Var, evaluate, to_python
+
+__all__ = ["Action", "Model", "State", "WaitEdge", "compile_predicate", "compile_successors"]
+
+#: A concrete state: one small integer per state variable, in layout order.
+State = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Action:
+    """One action instance: a guarded, simultaneous assignment.
+
+    ``family`` groups instances of one rule (``"read"``), ``params`` are the
+    concrete parameters that make this instance (``{"mon": 0}``), ``actor`` is
+    the QEMU thread or environment party that takes the step. ``fair`` names
+    the weak-fairness group the action belongs to (``"dispatcher"``,
+    ``"main"``, ``"iothread"``, ...) or is empty for environment steps that
+    may never happen (a client that never sends, an I/O that never completes
+    unless the spec says it does).
+    """
+
+    family: str
+    actor: str
+    params: tuple[tuple[str, int], ...]
+    guard: Expr
+    updates: tuple[tuple[Var, Expr], ...]
+    fair: str = ""
+    doc: str = ""
+
+    @property
+    def label(self) -> str:
+        if not self.params:
+            return self.family
+        return f"{self.family}(" + ", ".join(f"{k}={v}" for k, v in self.params) + ")"
+
+    def enabled(self, s: State) -> bool:
+        return bool(evaluate(self.guard, s))
+
+    def apply(self, s: State) -> State:
+        out = list(s)
+        for var, e in self.updates:
+            out[var.index] = int(evaluate(e, s))
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class WaitEdge:
+    """A potential wait-for edge: ``waiter`` waits for ``holder`` when ``when`` holds."""
+
+    waiter: str
+    holder: str
+    reason: str
+    when: Expr
+
+
+@dataclass(frozen=True)
+class Model:
+    """A finished model: layout, initial state, actions and helper predicates."""
+
+    layout: StateLayout
+    init: State
+    actions: tuple[Action, ...]
+    #: Work is pending (a request awaits its reply, a thread waits): used by
+    #: ``no-deadlock`` (terminal states) and ``progress``.
+    pending: Expr
+    wait_edges: tuple[WaitEdge, ...] = ()
+    #: Free-form description of the configuration, for reports.
+    summary: Mapping[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self.init) != len(self.layout.vars):
+            raise ModelDefinitionError("initial state does not match the layout")
+        labels = [a.label for a in self.actions]
+        if len(set(labels)) != len(labels):
+            dup = sorted({x for x in labels if labels.count(x) > 1})
+            raise ModelDefinitionError(f"duplicate action instances: {dup[:5]}")
+
+    @property
+    def var_names(self) -> tuple[str, ...]:
+        return self.layout.names
+
+    def decode(self, s: State) -> dict[str, int | bool]:
+        """A readable view of ``s``: booleans as bool, integers as int."""
+        return {
+            v.name: (bool(x) if v.sort == "bool" else int(x))
+            for v, x in zip(self.layout.vars, s, strict=True)
+        }
+
+    def encode(self, view: Mapping[str, int | bool]) -> State:
+        return tuple(int(view[v.name]) for v in self.layout.vars)
+
+    def enabled(self, s: State) -> Iterator[int]:
+        for i, a in enumerate(self.actions):
+            if a.enabled(s):
+                yield i
+
+
+def _first_eq(guard: Expr) -> tuple[int, int] | None:
+    """The ``(var index, constant)`` of the guard's first ``var == const`` conjunct."""
+    parts = guard.args if guard.op == "and" else (guard,)
+    for p in parts:
+        assert isinstance(p, Expr)
+        if p.op == "==":
+            a, b = p.args
+            assert isinstance(a, Expr) and isinstance(b, Expr)
+            if a.op == "var" and b.op == "const":
+                return int(a.args[0]), int(b.args[0])  # type: ignore[call-overload]
+    return None
+
+
+Successors = Callable[[State], list[tuple[int, State]]]
+
+
+def compile_successors(model: Model) -> Successors:
+    """Compile every action into one Python function ``succ(s) -> [(action index, s')]``.
+
+    Actions are grouped by the first ``var == const`` conjunct of their guard
+    (usually a program counter), so a state tests only the actions whose
+    program counter matches. The order of the result is the model's action
+    order: deterministic.
+    """
+    n = len(model.layout.vars)
+    groups: dict[tuple[int, int] | None, list[int]] = {}
+    for i, a in enumerate(model.actions):
+        groups.setdefault(_first_eq(a.guard), []).append(i)
+
+    lines = ["def succ(s):", "    out = []", "    app = out.append"]
+
+    def emit(i: int, indent: str) -> None:
+        a = model.actions[i]
+        upd = {v.index: e for v, e in a.updates}
+        if len(upd) != len(a.updates):
+            raise ModelDefinitionError(f"{a.label}: a variable is assigned twice")
+        cells = ", ".join(to_python(upd[k]) if k in upd else f"s[{k}]" for k in range(n))
+        lines.append(f"{indent}if {to_python(a.guard)}:")
+        lines.append(f"{indent}    app(({i}, ({cells},)))")
+
+    # Keep the model's action order for the result: sort afterwards by index.
+    for key, idxs in groups.items():
+        if key is None:
+            for i in idxs:
+                emit(i, "    ")
+        else:
+            var, const = key
+            lines.append(f"    if s[{var}] == {const}:")
+            for i in idxs:
+                emit(i, "        ")
+    lines.append("    out.sort(key=_first)")
+    lines.append("    return out")
+    src = "\n".join(lines)
+    env: dict[str, object] = {"_first": lambda t: t[0]}
+    exec(compile(src, "<qmpmodel successors>", "exec"), env)  # noqa: S102 - generated from model data
+    return env["succ"]  # type: ignore[return-value]
+
+
+def compile_predicate(e: Expr) -> Callable[[State], bool]:
+    """Compile a boolean expression into ``pred(s) -> bool``."""
+    env: dict[str, object] = {}
+    exec(compile(f"def pred(s):\n    return bool({to_python(e)})\n", "<qmpmodel predicate>", "exec"), env)  # noqa: S102
+    return env["pred"]  # type: ignore[return-value]
+
+
+def check_ranges(model: Model, s: Sequence[int]) -> list[str]:
+    """Names of variables whose value left the declared range (a model bug)."""
+    return [v.name for v, x in zip(model.layout.vars, s, strict=True) if not v.lo <= x <= v.hi]

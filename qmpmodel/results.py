@@ -1,0 +1,117 @@
+"""The result types every engine returns and every writer reads.
+
+A :class:`Trace` is a counterexample: an initial state and the steps that lead
+from it to the violating state. States are given decoded, as an ordered mapping
+from the model's variable names (``"mon[0].suspend_cnt"``, ``"dsp.ctx"``) to
+integers or booleans, so that writers (ITF, Markdown, Mermaid, JUnit, SARIF)
+never need the model. ``loop`` is set for a liveness lasso: the index of the
+state where the loop starts; the loop closes back to it from the last state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = [
+    "CheckResult",
+    "Expected",
+    "InvariantResult",
+    "StateView",
+    "Trace",
+    "TraceStep",
+    "Verdict",
+]
+
+Verdict = Literal["holds", "violated", "unknown", "proved"]
+Expected = Literal["holds", "violated", "skip"]
+
+#: A decoded model state: variable name -> value, in the model's variable order.
+StateView = Mapping[str, int | bool]
+
+
+@dataclass(frozen=True)
+class TraceStep:
+    """One transition of a trace and the state it leads to.
+
+    ``action`` is the action family (``"read"``, ``"dispatch_pop"``), ``actor``
+    the QEMU thread or party that takes it (``"client1"``, ``"iothread"``,
+    ``"main"``), ``label`` the full instance name (``"read(mon=0)"``), ``index``
+    the action's position in the model's deterministic action list (for replay).
+    """
+
+    action: str
+    actor: str
+    label: str
+    index: int
+    params: Mapping[str, int] = field(default_factory=dict)
+    state: StateView = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "action": self.action,
+            "actor": self.actor,
+            "label": self.label,
+            "index": self.index,
+            "params": dict(self.params),
+        }
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A path from an initial state; ``loop`` marks a lasso (liveness)."""
+
+    initial: StateView
+    steps: tuple[TraceStep, ...]
+    loop: int | None = None
+    #: For no-deadlock: the wait-for cycle at the last state, as (waiter, waited-for, reason).
+    cycle: tuple[tuple[str, str, str], ...] = ()
+
+    @property
+    def depth(self) -> int:
+        return len(self.steps)
+
+    def states(self) -> list[StateView]:
+        return [self.initial, *(s.state for s in self.steps)]
+
+    def path(self) -> str:
+        """Stateright-style path encoding: the action indices joined by ``/``."""
+        return "/".join(str(s.index) for s in self.steps)
+
+
+@dataclass(frozen=True)
+class InvariantResult:
+    name: str
+    expected: Expected
+    verdict: Verdict
+    depth: int | None = None
+    trace: Trace | None = None
+    #: Free text: why unknown, which lemma failed, ...
+    note: str = ""
+
+    @property
+    def met(self) -> bool:
+        """Whether the pinned expectation is met (``unknown`` never meets one)."""
+        if self.expected == "skip":
+            return True
+        if self.expected == "holds":
+            return self.verdict in ("holds", "proved")
+        return self.verdict == "violated"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    spec: str
+    engine: str
+    states: int
+    transitions: int
+    depth: int
+    seconds: float
+    complete: bool
+    invariants: tuple[InvariantResult, ...]
+    title: str = ""
+
+    @property
+    def met(self) -> bool:
+        return all(i.met for i in self.invariants)

@@ -1,0 +1,188 @@
+"""Specs: a design point, bounds and pinned expectations, read from TOML.
+
+Every key is checked; a mistake becomes one :class:`~qmpmodel.errors.InputError`
+line naming the file, the key and what was expected, with a close match for a
+misspelt name. ``specs/README.md`` documents the format.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qmpmodel.design import AXES, BOUNDS, KINDS, Bounds, Design
+from qmpmodel.errors import InputError, close_matches
+from qmpmodel.invariants import INVARIANTS, Invariant, invariant
+from qmpmodel.results import Expected
+
+__all__ = ["Spec", "expand_paths", "load_spec", "parse_spec"]
+
+_TOP = ("title", "description", "reference", "design", "bounds", "expect", "check", "commands", "notes")
+_CHECK = ("max_states", "depth")
+_EXPECT_VALUES = ("holds", "violated", "skip")
+
+
+@dataclass(frozen=True)
+class Spec:
+    path: str
+    title: str
+    description: str
+    reference: str
+    design: Design
+    bounds: Bounds
+    expectations: tuple[tuple[Invariant, Expected], ...]
+    max_states: int | None = None
+    depth: int | None = None
+
+
+def _type_name(v: object) -> str:
+    return {bool: "a boolean", int: "an integer", str: "a string", list: "an array",
+            dict: "a table", float: "a float"}.get(type(v), type(v).__name__)
+
+
+def _unknown(src: str, where: str, key: str, valid: Iterable[str]) -> InputError:
+    valid = list(valid)
+    return InputError(src, where, "one of " + ", ".join(valid), repr(key), close_matches(key, valid))
+
+
+def parse_spec(data: Mapping[str, Any], src: str) -> Spec:
+    for k in data:
+        if k not in _TOP:
+            raise _unknown(src, k, k, _TOP)
+    title = data.get("title", Path(src).stem)
+    if not isinstance(title, str):
+        raise InputError(src, "title", "a string", _type_name(title))
+    design_tbl = data.get("design", {})
+    if not isinstance(design_tbl, dict):
+        raise InputError(src, "design", "a table", _type_name(design_tbl))
+    values: dict[str, object] = {}
+    for key, val in design_tbl.items():
+        axis = Design.axis(key)
+        if axis is None:
+            raise _unknown(src, f"design.{key}", key, [a.name for a in AXES])
+        if type(val) is not type(axis.default) or val not in axis.values:
+            raise InputError(src, f"design.{key}", "one of " + ", ".join(repr(v) for v in axis.values),
+                             repr(val), close_matches(str(val), [str(v) for v in axis.values]))
+        values[key] = val
+    design = Design(values)
+    bounds = _parse_bounds(data.get("bounds", {}), src)
+    if "commands" in data:
+        bounds = _commands_from_schema(data["commands"], bounds, src)
+    expect_tbl = data.get("expect", {})
+    if not isinstance(expect_tbl, dict):
+        raise InputError(src, "expect", "a table", _type_name(expect_tbl))
+    pinned: dict[str, Expected] = {inv.name: "holds" for inv in INVARIANTS}
+    for name, val in expect_tbl.items():
+        invariant(name, src, f"expect.{name}")
+        if val not in _EXPECT_VALUES:
+            raise InputError(src, f"expect.{name}", "'holds', 'violated' or 'skip'", repr(val),
+                             close_matches(str(val), _EXPECT_VALUES))
+        pinned[name] = val
+    check = data.get("check", {})
+    if not isinstance(check, dict):
+        raise InputError(src, "check", "a table", _type_name(check))
+    for k, v in check.items():
+        if k not in _CHECK:
+            raise _unknown(src, f"check.{k}", k, _CHECK)
+        if type(v) is not int or v <= 0:
+            raise InputError(src, f"check.{k}", "a positive integer", repr(v))
+    return Spec(src, title, str(data.get("description", "")), str(data.get("reference", "")), design, bounds,
+                tuple((invariant(n), e) for n, e in pinned.items()), check.get("max_states"), check.get("depth"))
+
+
+def _parse_bounds(tbl: object, src: str) -> Bounds:
+    if not isinstance(tbl, dict):
+        raise InputError(src, "bounds", "a table", _type_name(tbl))
+    defaults = Bounds()
+    kw: dict[str, object] = {}
+    for key, val in tbl.items():
+        if key not in BOUNDS:
+            raise _unknown(src, f"bounds.{key}", key, BOUNDS)
+        want = getattr(defaults, key)
+        where = f"bounds.{key}"
+        if isinstance(want, tuple):
+            if not isinstance(val, list):
+                raise InputError(src, where, "an array", _type_name(val))
+            elem = {"mix": str, "hmp_mix": str, "client_monitors": int, "iothread_monitors": bool}[key]
+            for n, x in enumerate(val):
+                if type(x) is not elem:
+                    raise InputError(src, f"{where}[{n}]", _type_name(elem()), _type_name(x))
+            if key in ("mix", "hmp_mix"):
+                hmp = key == "hmp_mix"
+                valid = [k for k, v in KINDS.items() if (v.form == "hmp") == hmp]
+                for n, x in enumerate(val):
+                    if x not in valid:
+                        raise InputError(src, f"{where}[{n}]", "a request kind: " + ", ".join(valid), repr(x),
+                                         close_matches(x, valid))
+            kw[key] = tuple(val)
+        else:
+            if type(val) is not type(want):
+                raise InputError(src, where, _type_name(want), f"{_type_name(val)} {val!r}")
+            kw[key] = val
+    return Bounds(**kw)  # type: ignore[arg-type]
+
+
+def _commands_from_schema(tbl: object, bounds: Bounds, src: str) -> Bounds:
+    """``[commands] qapi = "…/qapi-schema.json", select = [...]``: the mix from a QAPI schema."""
+    from qmpmodel.qapi import load_schema, model_kind, select_commands
+
+    if not isinstance(tbl, dict):
+        raise InputError(src, "commands", "a table", _type_name(tbl))
+    for k in tbl:
+        if k not in ("qapi", "select"):
+            raise _unknown(src, f"commands.{k}", k, ("qapi", "select"))
+    path = tbl.get("qapi")
+    if not isinstance(path, str):
+        raise InputError(src, "commands.qapi", "a path to a QAPI schema (a string)", _type_name(path))
+    sel = tbl.get("select")
+    if sel is not None and (not isinstance(sel, list) or not all(isinstance(x, str) for x in sel)):
+        raise InputError(src, "commands.select", "an array of command names", _type_name(sel))
+    full = (Path(src).parent / path) if not Path(path).is_absolute() else Path(path)
+    schema = load_schema(full)
+    if schema.lints:
+        lint = schema.lints[0]
+        raise InputError(str(lint.file), f"line {lint.line}", "a schema without lint errors", lint.message)
+    mix = list(bounds.mix) if "mix" in tbl else []
+    for cmd in select_commands(schema, sel, source=src, where="commands.select"):
+        kind = model_kind(cmd)
+        if kind not in mix:
+            mix.append(kind)
+    return Bounds(**{**bounds.__dict__, "mix": tuple(mix) or bounds.mix})
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and validate one spec file."""
+    src = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as e:
+        raise InputError(src, None, "a readable spec file", e.strerror) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(src, None, "UTF-8 text", "undecodable bytes") from None
+    except tomllib.TOMLDecodeError as e:
+        msg = str(e)
+        where = None
+        if "(at line" in msg:
+            msg, _, pos = msg.partition(" (at ")
+            where = pos.rstrip(")")
+        raise InputError(src, where, "valid TOML", msg) from None
+    return parse_spec(data, src)
+
+
+def expand_paths(paths: Iterable[str]) -> list[Path]:
+    """Spec files named, and ``*.toml`` files under named directories, sorted."""
+    out: list[Path] = []
+    for p in paths:
+        pp = Path(p)
+        if pp.is_dir():
+            out.extend(sorted(pp.rglob("*.toml")))
+        elif pp.exists():
+            out.append(pp)
+        else:
+            raise InputError(p, None, "a spec file or a directory of specs", "no such file")
+    return out
