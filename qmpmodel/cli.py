@@ -18,13 +18,13 @@ from pathlib import Path
 import click
 
 from qmpmodel import __version__
-from qmpmodel.check import ENGINES, check_spec
+from qmpmodel.check import check_spec, engine_runner
 from qmpmodel.cli_schema import schema
 from qmpmodel.errors import InputError
 from qmpmodel.explicit import Observer
 from qmpmodel.invariants import INVARIANTS
 from qmpmodel.jsonout import results_to_json
-from qmpmodel.results import CheckResult
+from qmpmodel.results import CheckResult, EngineOptions
 from qmpmodel.specs import expand_paths, load_spec
 
 __all__ = ["main"]
@@ -74,16 +74,19 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--engine", default="explicit", show_default=True, help="explicit (hypothesis and smt: later issues)")
+@click.option("--engine", default="explicit", show_default=True, help="explicit, hypothesis or smt")
 @click.option("--json", "json_file", metavar="FILE", help="Write the results document to FILE.")
 @click.option("--max-states", type=click.IntRange(min=1), help="State budget per spec (beyond it: unknown).")
 @click.option("--timeout", type=click.FloatRange(min=0.0, min_open=True), help="Seconds per spec (beyond: unknown).")
+@click.option("--examples", type=click.IntRange(min=1), default=200, show_default=True, help="hypothesis: examples.")
+@click.option("--seed", type=int, default=0, show_default=True, help="hypothesis: random seed.")
+@click.option("--depth", type=click.IntRange(min=1), help="smt: unrolling depth.")
+@click.option("--prove", is_flag=True, help="smt: k-induction instead of bounded checking.")
 def check(paths: tuple[str, ...], engine: str, json_file: str | None, max_states: int | None,
-          timeout: float | None) -> None:
+          timeout: float | None, examples: int, seed: int, depth: int | None, prove: bool) -> None:
     """Check spec files (or every *.toml under directories) against their pinned expectations."""
     try:
-        if engine not in ENGINES:
-            raise InputError("<command line>", "--engine", "one of " + ", ".join(ENGINES), repr(engine))
+        engine_runner(engine)
         specs = [load_spec(p) for p in expand_paths(paths)]
         if not specs:
             raise InputError(" ".join(paths), None, "at least one spec file (*.toml)", "none")
@@ -100,7 +103,10 @@ def check(paths: tuple[str, ...], engine: str, json_file: str | None, max_states
     for spec in specs:
         obs = _Budget(timeout, spec.path)
         t0 = time.monotonic()
-        r = check_spec(spec, engine, max_states, obs)
+        opts = EngineOptions(max_states=max_states or spec.max_states or EngineOptions().max_states,
+                             examples=examples, seed=seed, depth=depth or spec.depth or EngineOptions().depth,
+                             prove=prove)
+        r = check_spec(spec, engine, opts, obs)
         obs.done()
         r = replace(r, seconds=time.monotonic() - t0)
         results.append(r)

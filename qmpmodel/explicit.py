@@ -20,15 +20,15 @@ from __future__ import annotations
 from array import array
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from typing import Any
 
 from qmpmodel.expr import Expr, any_of
 from qmpmodel.invariants import Invariant, ModelView, deadlock_cycles, state_predicate
 from qmpmodel.model import Model, State, compile_predicate, compile_successors
-from qmpmodel.results import Expected, InvariantResult, Trace, TraceStep
+from qmpmodel.results import EngineOptions, EngineResult, Expected, InvariantResult, Trace, TraceStep
 from qmpmodel.statemachine import Consts as K
 
-__all__ = ["ExplicitResult", "Observer", "check_explicit", "progress_goal", "trace_from_path"]
+__all__ = ["ExplicitResult", "Observer", "check_explicit", "progress_goal", "run", "trace_from_path"]
 
 
 class Observer:
@@ -38,13 +38,12 @@ class Observer:
         return True
 
 
-@dataclass
-class ExplicitResult:
-    states: int
-    transitions: int
-    depth: int
-    complete: bool
-    invariants: list[InvariantResult] = field(default_factory=list)
+ExplicitResult = EngineResult
+
+
+def run(prepared: Any, options: EngineOptions, observer: Observer | None = None) -> EngineResult:
+    """Engine entry point (see :mod:`qmpmodel.check`)."""
+    return check_explicit(prepared.model, prepared.view, prepared.spec.expectations, options.max_states, observer)
 
 
 def progress_goal(mv: ModelView) -> Expr:

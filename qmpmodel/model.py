@@ -18,10 +18,30 @@ from dataclasses import dataclass, field
 from qmpmodel.errors import ModelDefinitionError
 from qmpmodel.expr import Expr, StateLayout, Var, evaluate, to_python
 
-__all__ = ["Action", "Model", "State", "WaitEdge", "compile_predicate", "compile_successors"]
+__all__ = ["Action", "Emit", "Model", "State", "WaitEdge", "compile_predicate", "compile_successors"]
 
 #: A concrete state: one small integer per state variable, in layout order.
 State = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Emit:
+    """An observable output of an action: a message written to a monitor's chardev.
+
+    ``what`` is ``"reply"``, ``"event"`` or ``"greeting"``; ``to`` evaluates (on
+    the state *before* the step) to the receiving client's index + 1, or 0 when
+    nobody is connected (the bytes are lost); ``ref`` is the request the reply
+    answers (0 for events/greetings); ``cls`` is ``"return"``,
+    ``"CommandNotFound"`` or ``"GenericError"``; ``has_id`` says whether the
+    reply carries the request's id.
+    """
+
+    what: str
+    to: Expr
+    ref: int = 0
+    cls: str = "return"
+    has_id: bool = True
+    monitor: int = 0
 
 
 @dataclass(frozen=True)
@@ -44,6 +64,7 @@ class Action:
     updates: tuple[tuple[Var, Expr], ...]
     fair: str = ""
     doc: str = ""
+    emits: tuple[Emit, ...] = ()
 
     @property
     def label(self) -> str:

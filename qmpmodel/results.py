@@ -16,6 +16,8 @@ from typing import Literal
 
 __all__ = [
     "CheckResult",
+    "EngineOptions",
+    "EngineResult",
     "Expected",
     "InvariantResult",
     "StateView",
@@ -115,3 +117,27 @@ class CheckResult:
     @property
     def met(self) -> bool:
         return all(i.met for i in self.invariants)
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """Knobs an engine may use; each engine ignores the ones that do not apply."""
+
+    max_states: int = 2_000_000
+    #: Hypothesis: examples per invariant batch, and the seed.
+    examples: int = 200
+    seed: int = 0
+    #: SMT: unrolling depth, and k-induction instead of bounded checking.
+    depth: int = 30
+    prove: bool = False
+
+
+@dataclass
+class EngineResult:
+    """What every engine returns (``states``: distinct states visited)."""
+
+    states: int
+    transitions: int
+    depth: int
+    complete: bool
+    invariants: list[InvariantResult] = field(default_factory=list)

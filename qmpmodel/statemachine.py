@@ -45,7 +45,7 @@ from qmpmodel.expr import (
     ite,
     lit,
 )
-from qmpmodel.model import Action, Model, WaitEdge
+from qmpmodel.model import Action, Emit, Model, WaitEdge
 
 __all__ = ["Consts", "build_model"]
 
@@ -144,6 +144,7 @@ class _Builder:
         self.source = source
         self.lay = StateLayout()
         self.actions: list[Action] = []
+        self._emits: list[Emit] = []
         self._validate()
         self.kinds = _fam_kinds(bounds.mix)
         self.kind_id = {k: i + 1 for i, k in enumerate(self.kinds)}  # 0 = qmp_capabilities
@@ -326,9 +327,10 @@ class _Builder:
         for v, e in items:
             merged[v] = as_expr(e)
         upd = tuple((v, e) for v, e in merged.items() if not (e.op == "var" and e.args[0] == v.index))
+        emits, self._emits = tuple(self._emits), []
         if guard.op == "const" and not guard.args[0]:
             return
-        self.actions.append(Action(family, actor, tuple(params.items()), guard, upd, fair))
+        self.actions.append(Action(family, actor, tuple(params.items()), guard, upd, fair, emits=emits))
 
     def thread(self, tid: int) -> _Thread:
         return next(t for t in self.threads if t.tid == tid)
@@ -415,7 +417,8 @@ class _Builder:
 
     # -- replies and events -------------------------------------------------------
     def reply(self, c: int, i: int, inband: Expr | bool, upd: dict[Var, Expr | int | bool],
-              ok_caps: Expr | bool = False, id_from: Expr | None = None, kind_event: Expr = FALSE) -> None:
+              ok_caps: Expr | bool = False, id_from: Expr | None = None, kind_event: Expr = FALSE,
+              cls: str = "return", has_id: bool = True) -> None:
         """The reply to request (c, i) is written to its monitor's chardev now (§3.7).
 
         It reaches whichever client is connected then: the issuing session, or
@@ -423,6 +426,8 @@ class _Builder:
         """
         m = self.mons[self.clients[c].mon]
         inb = as_expr(inband)
+        to = m.conn if self.d.stale_reply == "deliver" else ite(m.conn == c + 1, m.conn, lit(0))
+        self._emits.append(Emit("reply", to, self.ref(c, i), cls, has_id, m.idx))
         for c2 in m.clients:
             cl = self.clients[c2]
             rcv = m.conn == c2 + 1
@@ -454,6 +459,8 @@ class _Builder:
     def event(self, c: int, i: int, upd: dict[Var, Expr | int | bool]) -> None:
         """qapi_event_emit: broadcast to monitors in command mode (§4)."""
         for m in self.mons:
+            self._emits.append(Emit("event", ite(m.mode | self.d.events_in_negotiation, m.conn, lit(0)),
+                                    self.ref(c, i), "event", False, m.idx))
             for c2 in m.clients:
                 cl = self.clients[c2]
                 deliver = (m.conn == c2 + 1) & (m.mode | self.d.events_in_negotiation)
@@ -599,14 +606,22 @@ class _Builder:
         form = kind.form if kind else "execute"
         upd = self.pop_input(m, {m.lastid: r})
         if form == "exec-oob" and d.oob and d.oob_path == "immediate":
-            # OOB path: executed at once in the reader thread, regardless of negotiation
-            allowed = m.oob & (lit(kind.command == "oob") if kind else FALSE)  # type: ignore[union-attr]
-            if not d.oob_checks:
-                allowed = TRUE
-                upd[self.xflag] = self.xflag | ~(m.oob & lit(kind.command == "oob"))  # type: ignore[union-attr]
-            self.reply(c, i, False, upd)
-            self.act("read_oob", actor, g, upd, "reader", mon=m.idx, req=r, kind=self.kid(k))
-            del allowed
+            # OOB path: dispatched at once in the reader thread, regardless of negotiation
+            # (§3.3 step 1); qmp_dispatch rejects it unless OOB is negotiated (check 3) and
+            # the command allows it (check 9).
+            allows = kind is not None and kind.command == "oob"
+            if d.oob_checks:
+                if allows:
+                    ok = dict(upd)
+                    self.reply(c, i, False, ok)
+                    self.act("read_oob", actor, g & m.oob, ok, "reader", mon=m.idx, req=r, kind=self.kid(k))
+                    g = g & ~m.oob
+                self.reply(c, i, False, upd, cls="GenericError")
+                self.act("read_oob_rejected", actor, g, upd, "reader", mon=m.idx, req=r, kind=self.kid(k))
+            else:
+                upd[self.xflag] = self.xflag | ~(m.oob & lit(allows))
+                self.reply(c, i, False, upd)
+                self.act("read_oob", actor, g, upd, "reader", mon=m.idx, req=r, kind=self.kid(k))
             return
         qm = self.QM
         if d.queue_full == "drop":
@@ -640,7 +655,7 @@ class _Builder:
         elif kind is not None and kind.form in ("parse-error", "garbage", "nonobject"):
             if kind.form == "garbage":
                 upd[m.perr] = lit(True)
-            self.reply(c, i, True, upd)
+            self.reply(c, i, True, upd, cls="GenericError", has_id=False)
         elif cmd == "async":
             # cmd_async: the handler starts the work; the completion replies later
             for j, slot in enumerate(m.ap):
@@ -739,24 +754,32 @@ class _Builder:
                     gd = kg & (self.dpc == K.D_DISPATCH)
                     base: dict[Var, Expr | int | bool] = {self.dqlock: False}
                     p = dict(params, req=r, kind=self.kid(k))
-                    if form in ("parse-error", "garbage", "nonobject") or form == "exec-oob":
-                        # errors answered by the dispatcher itself, no handler (§3.4 step 5)
+                    if form in ("parse-error", "garbage", "nonobject") or (
+                            form == "exec-oob" and not (d.oob_path == "queued" and cmd == "oob")):
+                        # errors answered by the dispatcher itself, no handler (§3.4 step 5);
+                        # parse errors and non-objects carry no id (§3.6)
                         upd = dict(base)
-                        self.reply(c, i, True, upd)
+                        self.reply(c, i, True, upd, cls="GenericError", has_id=form == "exec-oob")
                         self.finish(m, t, top, upd)
                         self.act("dispatch_error", t.name, gd, upd, "dispatcher", **p)
                         continue
                     if cmd == "caps":
+                        # qmp_capabilities (§3.1 step 3): in command mode already, it is
+                        # CommandNotFound and changes nothing
                         upd = dict(base)
                         upd[m.mode] = lit(True)
                         upd[m.oob] = lit(bool(d.oob and d.client_oob and m.iothread))
-                        self.reply(c, i, True, upd, ok_caps=~m.mode)
+                        self.reply(c, i, True, upd, ok_caps=True)
                         self.finish(m, t, top, upd)
-                        self.act("dispatch_capabilities", t.name, gd, upd, "dispatcher", **p)
+                        self.act("dispatch_capabilities", t.name, gd & ~m.mode, upd, "dispatcher", **p)
+                        upd = dict(base)
+                        self.reply(c, i, True, upd, cls="CommandNotFound")
+                        self.finish(m, t, top, upd)
+                        self.act("dispatch_capabilities_again", t.name, gd & m.mode, upd, "dispatcher", **p)
                         continue
                     # negotiation mode: only qmp_capabilities exists (§3.1 step 2)
                     upd = dict(base)
-                    self.reply(c, i, True, upd)
+                    self.reply(c, i, True, upd, cls="CommandNotFound")
                     self.finish(m, t, top, upd)
                     self.act("dispatch_not_negotiated", t.name, gd & ~m.mode, upd, "dispatcher", **p)
                     gd = gd & m.mode
@@ -851,7 +874,8 @@ class _Builder:
                     for r, c, i in self.refs_of_mon(m.idx):
                         for k in self.kinds_for(c, i):
                             kind = KINDS.get(k)
-                            if kind is None or kind.form != "execute":
+                            if kind is None or not (kind.form == "execute" or (
+                                    kind.form == "exec-oob" and d.oob_path == "queued" and kind.command == "oob")):
                                 continue
                             cmd = kind.command
                             if cmd in ("coroutine", "hang") or (cmd == "device_add" and d.device_add == "coroutine-drain"):
