@@ -47,14 +47,21 @@ def run(prepared: Any, options: EngineOptions, observer: Observer | None = None)
 
 
 def progress_goal(mv: ModelView) -> Expr:
-    """A connected client has sent a request that is not answered yet."""
+    """Something that must eventually happen has not happened yet.
+
+    A connected client's request is unanswered (before shutdown: requests
+    still queued at shutdown are left unanswered by design, §3.8), or a
+    requested shutdown has not completed (QEMU does not exit, bug G b).
+    """
     parts = []
     b = mv.bounds
+    running = mv.v("sd.pc") == K.S_NONE
     for c in range(b.clients):
         st = mv.v(f"client{c}.st")
         live = (st == K.C_NEG) | (st == K.C_READY)
         for i in range(b.requests + 1):
-            parts.append(live & (mv.v(f"client{c}.sent") > i) & ~mv.v(f"client{c}.answered{i}"))
+            parts.append(running & live & (mv.v(f"client{c}.sent") > i) & ~mv.v(f"client{c}.answered{i}"))
+    parts.append(mv.v("sd.pc") == K.S_REQ)
     return any_of(parts)
 
 
@@ -101,6 +108,7 @@ def check_explicit(
             want_deadlock = True
         preds.append((n, compile_predicate(state_predicate(inv, view))))
     pending = compile_predicate(model.pending)
+    fair = [bool(a.fair) for a in model.actions]
     found: dict[int, int] = {}  # invariant position -> violating state id
     deadlock_pos = next((n for n, (inv, _) in enumerate(todo) if inv.kind == "deadlock"), None)
 
@@ -135,7 +143,9 @@ def check_explicit(
         if keep_edges:
             edge_start.append(len(edge_to))
         nxt = succ(s)
-        if not nxt and want_deadlock and deadlock_pos not in found and pending(s):
+        # stuck: work is pending and QEMU itself (every weakly fair actor, external
+        # completions included) can do nothing; only clients could still act
+        if want_deadlock and deadlock_pos not in found and not any(fair[a] for a, _t in nxt) and pending(s):
             found[deadlock_pos] = sid  # type: ignore[index]
         for a, t in nxt:
             transitions += 1
@@ -193,7 +203,8 @@ def check_explicit(
             cyc = _cycle_at(model, cycles, states[sid]) if inv.kind == "deadlock" else ()
             tr = trace_from_path(model, model.init, path_to(sid), cycle=cyc)
             results.append(InvariantResult(inv.name, exp, "violated", tr.depth, tr,
-                                           note="" if cyc or inv.kind != "deadlock" else "terminal state with pending work"))
+                                           note="" if cyc or inv.kind != "deadlock" else
+                                           "stuck: pending work and no action of QEMU enabled"))
         else:
             results.append(InvariantResult(inv.name, exp, "holds" if complete else "unknown",
                                            note="" if complete else "state or time budget exhausted"))

@@ -172,8 +172,10 @@ def _rcu_discipline(mv: ModelView) -> Expr:
         i = v.name[4:v.name.index(".")]
         parts.append(~(v & (mv.v(f"vcpu{i}.pc") == K.RCU_WAIT)))
     # drain_call_rcu_co from a coroutine whose nested loop holds the BQL (bug J)
-    parts.append(~((mv.v("rcu.waiter") == K.W_HCO) & (mv.v("main.nest") == K.N_HMPLOOP)))
-    parts.append(~((mv.v("rcu.waiter") == K.W_DSP) & (mv.v("main.nest") == K.N_HMPLOOP)))
+    hmploop = mv.v("main.nest") == K.N_HMPLOOP
+    for name in ("rcu.waits_hmp_coroutine", "rcu.waits_dispatcher"):
+        if mv.has(name):
+            parts.append(~(mv.v(name) & hmploop))
     return all_of(parts)
 
 

@@ -222,9 +222,12 @@ class _Builder:
         self.bhctx = L.int("bh.ctx", 0, K.AIO)
         self.bhon = L.int("bh.on", 0, self.RCU_T)
         self.inflight = L.int("blk.in_flight", 0, 2)
-        self.io = L.int("blk.io", 0, K.IO_HCO)
+        # an I/O request in flight for the QMP dispatcher's / the HMP coroutine command
+        self.io = L.bool("blk.io_dispatcher")
+        self.ioh = L.bool("blk.io_hmp")
         self.rpc = L.int("rcu.pc", 0, K.R_NEEDBQL)
-        self.rwait = L.int("rcu.waiter", 0, K.W_HCO)
+        # one drain_call_rcu marker per possible waiter: a thread, the dispatcher, the HMP coroutine
+        self.rwaits: dict[int, Var] = {}
         self.evq = L.int("event.deferred", 0, nref) if d.event_emit == "deferred" else None
         self.xnest = L.bool("x.nested_dispatch")
         self.xnestco = L.bool("x.nested_coroutine")
@@ -281,6 +284,11 @@ class _Builder:
             self.hcopc = L.int("hmp_co.pc", 0, K.H_DONE)
             self.hcosched = L.bool("hmp_co.scheduled")
             self.hcokind = L.int("hmp_co.kind", 0, 2)  # 1 block_resize, 2 device_add
+        for t in self.threads:
+            self.rwaits[t.tid] = L.bool(f"rcu.waits_{t.name}")
+        self.rwaits[K.W_DSP] = L.bool("rcu.waits_dispatcher")
+        if self.hmp:
+            self.rwaits[K.W_HCO] = L.bool("rcu.waits_hmp_coroutine")
         self._init_overrides: dict[int, int] = {
             self.dpc.index: K.D_WAIT, self.dctx.index: K.IOH, self.dbusy.index: 1,
             self.dsched.index: K.IOH,
@@ -400,6 +408,16 @@ class _Builder:
         upd[m.accept] = m.accept | (cond & (m.susp == 1))
         if m.iothread:
             upd[self.xsd] = self.first_x(self.xsd, cond & (m.susp == 1) & self.iostop, K.X_BH_AFTER_IOSTOP)
+
+    def enqueue_marker(self, waiter: int, upd: dict[Var, Expr | int | bool]) -> None:
+        """drain_call_rcu(_co): queue a marker callback and wait for it (util/rcu.c).
+
+        A marker queued while a grace period is already complete waits for the
+        callbacks batch being run (an over-approximation: QEMU would start another
+        grace period).
+        """
+        upd[self.rwaits[waiter]] = lit(True)
+        upd[self.rpc] = ite(self.rpc == K.R_IDLE, lit(K.R_GRACE), self.rpc)
 
     def first_x(self, var: Var, cond: Expr, code: int) -> Expr:
         return ite((var == 0) & cond, lit(code), var)
@@ -823,9 +841,9 @@ class _Builder:
         upd = {}
         self.nested_flag(t, self.xnestco, upd)
         if cmd == "coroutine":
-            upd.update({self.inflight: self.inflight + 1, self.io: K.IO_DSP})
+            upd.update({self.inflight: self.inflight + 1, self.io: True})
         elif cmd == "device_add":
-            upd.update({self.rpc: K.R_GRACE, self.rwait: K.W_DSP})
+            self.enqueue_marker(K.W_DSP, upd)
         upd[self.dpc] = lit(K.D_CO_WAIT)
         upd[self.dsched] = lit(0)
         self.end_segment(t, top, True, upd)
@@ -889,8 +907,8 @@ class _Builder:
                                 upd.update({t.pc: K.BLOCKED, self.bhon: t.tid, self.bql: t.tid})
                             elif cmd == "device_add":
                                 # drain_call_rcu drops the BQL while it waits (§7 A)
-                                upd.update({t.pc: K.RCU_WAIT, self.bhon: t.tid, self.bql: 0,
-                                            self.rpc: K.R_GRACE, self.rwait: t.tid})
+                                upd.update({t.pc: K.RCU_WAIT, self.bhon: t.tid, self.bql: 0})
+                                self.enqueue_marker(t.tid, upd)
                             else:
                                 if cmd == "event":
                                     if d.event_emit == "sync":
@@ -910,7 +928,7 @@ class _Builder:
             upd = {t.pc: K.RUN, self.bhon: 0, self.dpc: K.D_REPLY, self.dsched: self.dctx,
                    self.bql: ite(t.nest == K.N_NONE, lit(0), lit(t.tid))}
             self.act("drain_call_rcu_return", t.name, (t.pc == K.RCU_REACQ) & (self.bhon == t.tid) & (self.bql == 0),
-                     upd, "main" if t is self.main else "", thread=t.tid)
+                     upd, "main" if t is self.main else "vcpu", thread=t.tid)
         if self.evq is not None:
             for m in self.mons:
                 for r, c, i in self.refs_of_mon(m.idx):
@@ -923,31 +941,29 @@ class _Builder:
         d, b = self.d, self.b
         fair_env = "env" if b.fair_completion else ""
         # an I/O request completes: aio_co_wake the coroutine in its home context
-        self.act("io_complete", "block", (self.io == K.IO_DSP) & (self.dpc == K.D_CO_WAIT),
-                 {self.io: 0, self.dpc: K.D_CO_END, self.dsched: self.dctx}, fair_env, owner=K.IO_DSP)
+        self.act("io_complete", "block", self.io & (self.dpc == K.D_CO_WAIT),
+                 {self.io: False, self.dpc: K.D_CO_END, self.dsched: self.dctx}, fair_env, owner=K.IO_DSP)
         if self.hmp:
-            self.act("io_complete", "block", (self.io == K.IO_HCO) & (self.hcopc == K.H_WAIT),
-                     {self.io: 0, self.hcopc: K.H_END, self.hcosched: True}, fair_env, owner=K.IO_HCO)
+            self.act("io_complete", "block", self.ioh & (self.hcopc == K.H_WAIT),
+                     {self.ioh: False, self.hcopc: K.H_END, self.hcosched: True}, fair_env, owner=K.IO_HCO)
         # call_rcu thread: grace period waits for every reader (util/rcu.c)
         readers = [t.rcu for t in self.threads if t.rcu is not None]
         self.act("rcu_grace_period", "call_rcu", (self.rpc == K.R_GRACE) & all_of(~x for x in readers),
                  {self.rpc: K.R_NEEDBQL}, "call_rcu")
-        # callbacks run with the BQL; the drain marker wakes the waiter
-        for w in [t.tid for t in self.threads] + [K.W_DSP, K.W_HCO]:
-            upd: dict[Var, Expr | int | bool] = {self.rpc: K.R_IDLE, self.rwait: 0}
+        # callbacks run with the BQL; each drain marker wakes its waiter
+        upd = {self.rpc: K.R_IDLE}
+        for w, flag in self.rwaits.items():
+            upd[flag] = lit(False)
             if w == K.W_DSP:
-                upd.update({self.dpc: K.D_CO_END, self.dsched: self.dctx})
-                gw = self.dpc == K.D_CO_WAIT
+                upd[self.dpc] = ite(flag, lit(K.D_CO_END), self.dpc)
+                upd[self.dsched] = ite(flag, self.dctx, self.dsched)
             elif w == K.W_HCO:
-                if not self.hmp:
-                    continue
-                upd.update({self.hcopc: K.H_END, self.hcosched: True})
-                gw = self.hcopc == K.H_WAIT
+                upd[self.hcopc] = ite(flag, lit(K.H_END), self.hcopc)
+                upd[self.hcosched] = flag | self.hcosched
             else:
-                upd[self.thread(w).pc] = lit(K.RCU_REACQ)
-                gw = self.thread(w).pc == K.RCU_WAIT
-            self.act("rcu_callbacks", "call_rcu", (self.rpc == K.R_NEEDBQL) & (self.bql == 0) & (self.rwait == w) & gw,
-                     upd, "call_rcu", waiter=w)
+                t = self.thread(w)
+                upd[t.pc] = ite(flag, lit(K.RCU_REACQ), t.pc)
+        self.act("rcu_callbacks", "call_rcu", (self.rpc == K.R_NEEDBQL) & (self.bql == 0), upd, "call_rcu")
         # vCPUs: MMIO emulation with a nested aio_poll(qemu_aio_context) (bugs A, B)
         for t in self.threads[1:]:
             upd = {self.bql: t.tid, t.nest: K.N_MMIO, t.polls: t.polls - 1}
@@ -1014,9 +1030,9 @@ class _Builder:
                 self.act("hmp_command", "main", g, upd, "", kind=kid)
             elif kind.command == "async":
                 # 2010: suspend at submit; a synchronous error must resume (bug Q)
-                ok = dict(upd, **{self.hsusp: self.hsusp + 1, self.hbusy: True, self.hasync: True})
+                ok = {**upd, **{self.hsusp: self.hsusp + 1, self.hbusy: True, self.hasync: True}}
                 self.act("hmp_command", "main", g, ok, "", kind=kid, outcome=0)
-                err = dict(upd, **{self.hsusp: self.hsusp + (0 if d.async_error_resume else 1)})
+                err = {**upd, **{self.hsusp: self.hsusp + (0 if d.async_error_resume else 1)}}
                 self.act("hmp_command", "main", g, err, "", kind=kid, outcome=1)
         self.act("hmp_async_complete", "main", self.hasync,
                  {self.hasync: False, self.hbusy: False, self.hsusp: self.hsusp - 1},
@@ -1026,9 +1042,10 @@ class _Builder:
             gg = pg & self.hcosched
             p = {"thread": t.tid, "top": int(ptop)}
             upd = {self.hcosched: False, self.hcopc: K.H_WAIT}
-            io = dict(upd, **{self.inflight: self.inflight + 1, self.io: K.IO_HCO})
+            io = {**upd, **{self.inflight: self.inflight + 1, self.ioh: True}}
             self.act("hmp_coroutine_start", t.name, gg & (self.hcopc == K.H_START) & (self.hcokind == 1), io, "main", **p)
-            rcu = dict(upd, **{self.rpc: K.R_GRACE, self.rwait: K.W_HCO})
+            rcu: dict[Var, Expr | int | bool] = dict(upd)
+            self.enqueue_marker(K.W_HCO, rcu)
             self.act("hmp_coroutine_start", t.name, gg & (self.hcopc == K.H_START) & (self.hcokind == 2), rcu, "main",
                      drain=1, **p)
             fin: dict[Var, Expr | int | bool] = {self.hcosched: False, self.hcopc: K.H_DONE,
@@ -1065,7 +1082,8 @@ class _Builder:
     def pending(self) -> Expr:
         parts: list[Expr] = []
         for cl in self.clients:
-            live = (cl.st == K.C_NEG) | (cl.st == K.C_READY)
+            # requests still queued at shutdown are left unanswered by design (§3.8)
+            live = ((cl.st == K.C_NEG) | (cl.st == K.C_READY)) & (self.sd == K.S_NONE)
             for i in range(self.NR):
                 parts.append(live & (cl.sent > i) & ~cl.ans[i])
         for t in self.threads:
@@ -1084,17 +1102,17 @@ class _Builder:
             E.append(WaitEdge(t.name, "BQL", "needs the BQL to continue", (t.pc == K.RCU_REACQ) & (self.bql != 0)))
             E.append(WaitEdge("BQL", t.name, "held by", self.bql == t.tid))
             E.append(WaitEdge(t.name, "call_rcu", "drain_call_rcu waits for the call_rcu thread",
-                              (t.pc == K.RCU_WAIT) & (self.rwait == t.tid)))
+                              (t.pc == K.RCU_WAIT) & self.rwaits[t.tid]))
             if t.rcu is not None:
                 E.append(WaitEdge("rcu_grace_period", t.name, "grace period waits for the RCU reader",
                                   t.rcu & (self.rpc == K.R_GRACE)))
         E.append(WaitEdge("call_rcu", "rcu_grace_period", "synchronize_rcu", self.rpc == K.R_GRACE))
         E.append(WaitEdge("call_rcu", "BQL", "runs callbacks with the BQL", (self.rpc == K.R_NEEDBQL) & (self.bql != 0)))
         E.append(WaitEdge("dispatcher", "call_rcu", "drain_call_rcu_co waits for call_rcu",
-                          (self.dpc == K.D_CO_WAIT) & (self.rwait == K.W_DSP)))
+                          (self.dpc == K.D_CO_WAIT) & self.rwaits[K.W_DSP]))
         if self.hmp:
             E.append(WaitEdge("hmp_coroutine", "call_rcu", "drain_call_rcu_co waits for call_rcu",
-                              (self.hcopc == K.H_WAIT) & (self.rwait == K.W_HCO)))
+                              (self.hcopc == K.H_WAIT) & self.rwaits[K.W_HCO]))
             E.append(WaitEdge("main", "hmp_coroutine", "HMP nested event loop waits for the command coroutine",
                               (self.main.nest == K.N_HMPLOOP) & (self.hcopc != K.H_DONE)))
             E.append(WaitEdge("hmp_coroutine", "qemu_aio_context", "scheduled, waits to be polled",
@@ -1104,7 +1122,7 @@ class _Builder:
                           (self.main.nest == K.N_DRAIN) & (self.inflight > 0)))
         holds_dsp = (self.dpc == K.D_CO_WAIT) | (self.dpc == K.D_CO_END)
         E.append(WaitEdge("bs->in_flight", "dispatcher", "raised by the coroutine command",
-                          holds_dsp & (self.dkind != 0) & ((self.io == K.IO_DSP) | (self.dpc == K.D_CO_END))
+                          holds_dsp & (self.dkind != 0) & (self.io | (self.dpc == K.D_CO_END))
                           & (self.inflight > 0)))
         # the dispatcher waits to be polled in the context it is scheduled in
         for ctx in (K.IOH, K.AIO):

@@ -1,0 +1,560 @@
+"""Hypothesis stateful engine: random, shrinking exploration of the one model.
+
+The exhaustive engine stops at small bounds; this one runs long random
+interleavings and shrinks what it finds to a short story. Nothing of the
+dispatcher is re-implemented here: :func:`build_machine` turns a
+:class:`~qmpmodel.model.Model` into a Hypothesis ``RuleBasedStateMachine``
+
+* one rule per action family (``Action.family``); the rule's precondition is
+  "some instance of this family is enabled" (the model's guards), and the rule
+  draws the instance from the enabled ones with ``st.data()``. The step applies
+  the model's compiled successor function
+  (:func:`qmpmodel.model.compile_successors`, the explicit engine's);
+* one Hypothesis ``@invariant`` per checked property: a ``state`` invariant is
+  its compiled :func:`~qmpmodel.invariants.state_predicate`; ``no-deadlock`` is
+  the wait-for-cycle predicate and "no state with pending work where no action
+  is enabled"; ``progress`` (liveness) cannot be refuted by finite random
+  runs and is reported ``unknown``;
+* swarm testing: an ``initialize`` rule draws, per run, a random non-empty
+  subset of the families to favour. Only favoured families run while one of
+  them is enabled; when none is, every enabled family may run, so a run never
+  stalls. The subset shrinks towards "all families" (Hypothesis' own
+  per-rule swarm flags are on top of this);
+* a ``stutter`` rule, enabled only in terminal states, so that a run may end
+  in a state without successors.
+
+A failure raises :class:`PropertyViolation` carrying the action indices of
+the run. Hypothesis shrinks the run; :func:`search` then replays the shrunk
+path with :func:`qmpmodel.explicit.trace_from_path` (every guard re-checked)
+and verifies that its last state violates the same property
+(:func:`replay_violation`), and finally removes steps that are not needed
+(a deterministic one-step-deletion pass over the replayed path, each
+candidate re-verified by replay).
+
+Verdicts: ``violated`` (with the shrunk, replayed trace) or ``unknown`` with
+the note "no counterexample in N examples": random testing never proves that
+a property holds, so this engine never says ``holds``; ``complete`` is always
+false. Runs are deterministic: ``database=None`` and a fixed seed
+(:attr:`EngineOptions.seed`, applied with ``hypothesis.seed``).
+"""
+
+from __future__ import annotations
+
+import ast
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, Verbosity, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+from hypothesis.reporting import with_reporter
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from qmpmodel.expr import evaluate
+from qmpmodel.invariants import Invariant, ModelView, state_predicate
+from qmpmodel.model import Model, State, compile_predicate, compile_successors
+from qmpmodel.results import EngineOptions, EngineResult, Expected, InvariantResult, Trace
+from qmpmodel.explicit import Observer, trace_from_path
+
+__all__ = [
+    "Property",
+    "PropertyViolation",
+    "Replay",
+    "SearchOutcome",
+    "SearchStats",
+    "build_machine",
+    "compile_properties",
+    "engine_settings",
+    "families",
+    "format_program",
+    "minimise_path",
+    "parse_program",
+    "replay_violation",
+    "run",
+    "search",
+]
+
+#: Steps per Hypothesis run in the engine (the CLI has no knob for it).
+ENGINE_STEPS = 100
+#: Upper bound on re-runs of the batch of properties expected to hold.
+MAX_HOLDS_RERUNS = 8
+
+
+# -- properties ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Property:
+    """A checkable property: ``holds(s, terminal)`` is false on a violating state.
+
+    ``terminal`` says that no action is enabled in ``s`` (used by
+    ``no-deadlock``: pending work in a terminal state is a deadlock).
+    """
+
+    name: str
+    kind: str
+    holds: Callable[[State, bool], bool]
+
+
+def compile_properties(model: Model, view: ModelView, invariants: Iterable[Invariant]) -> tuple[Property, ...]:
+    """Compile the state and deadlock properties among ``invariants`` (liveness is left out)."""
+    out: list[Property] = []
+    pending = compile_predicate(model.pending)
+    for inv in invariants:
+        if inv.kind == "liveness":
+            continue
+        pred = compile_predicate(state_predicate(inv, view))
+        if inv.kind == "deadlock":
+            out.append(Property(inv.name, inv.kind, _deadlock_check(pred, pending)))
+        else:
+            out.append(Property(inv.name, inv.kind, _state_check(pred)))
+    return tuple(out)
+
+
+def _state_check(pred: Callable[[State], bool]) -> Callable[[State, bool], bool]:
+    return lambda s, _terminal: pred(s)
+
+
+def _deadlock_check(pred: Callable[[State], bool], pending: Callable[[State], bool]) -> Callable[[State, bool], bool]:
+    return lambda s, terminal: pred(s) and not (terminal and pending(s))
+
+
+def replay_violation(model: Model, prop: Property, path: Sequence[int]) -> Trace | None:
+    """Replay ``path`` from the initial state (guards re-checked); the trace if its last state violates ``prop``.
+
+    This is the explicit engine's replay (:func:`qmpmodel.explicit.trace_from_path`):
+    a disabled step raises :class:`ValueError`.
+    """
+    trace = trace_from_path(model, model.init, path)
+    s = model.init
+    for i in path:
+        s = model.actions[i].apply(s)
+    terminal = not any(a.enabled(s) for a in model.actions)
+    return None if prop.holds(s, terminal) else trace
+
+
+def minimise_path(model: Model, prop: Property, path: Sequence[int]) -> list[int]:
+    """Delete single steps while the replayed path still violates ``prop`` (to a fixed point).
+
+    Hypothesis' shrinker works on its choice sequence, where the instance drawn
+    at a step is an index into the instances enabled *then*; deleting a step
+    there can change the meaning of later draws. This pass deletes steps of
+    the concrete action path instead, each candidate re-verified by replay.
+    """
+    best = list(path)
+    changed = True
+    while changed:
+        changed = False
+        k = len(best) - 1
+        while k >= 0:
+            cand = best[:k] + best[k + 1:]
+            if _violates(model, prop, cand):
+                best = cand
+                changed = True
+            k -= 1
+    return best
+
+
+def _violates(model: Model, prop: Property, path: Sequence[int]) -> bool:
+    s = model.init
+    for i in path:
+        a = model.actions[i]
+        if not a.enabled(s):
+            return False
+        s = a.apply(s)
+    if prop.kind == "deadlock":
+        terminal = not any(a.enabled(s) for a in model.actions)
+    else:
+        terminal = False
+    return not prop.holds(s, terminal)
+
+
+# -- the generated state machine -------------------------------------------------
+
+
+class PropertyViolation(AssertionError):
+    """A property failed on the machine's current state; ``path`` is the run so far."""
+
+    def __init__(self, prop: str, path: tuple[int, ...], model: Model) -> None:
+        super().__init__(prop, path)
+        self.prop = prop
+        self.path = path
+        self.model = model
+
+    def __str__(self) -> str:
+        try:
+            program = format_program(trace_from_path(self.model, self.model.init, self.path))
+        except ValueError as e:  # pragma: no cover - the path was executed, it replays
+            program = f"# (path does not replay: {e})"
+        return (f"invariant {self.prop!r} violated after {len(self.path)} steps:\n{program}\n"
+                f"# path {'/'.join(map(str, self.path))}")
+
+
+@dataclass
+class SearchStats:
+    """Counters one search shares with the machines it creates (not module state)."""
+
+    examples: int = 0
+    steps: int = 0
+    max_depth: int = 0
+    visited: set[State] = field(default_factory=set)
+    first_failure_example: int | None = None
+    first_failure_seconds: float | None = None
+    started: float = field(default_factory=time.perf_counter)
+    observer: Observer | None = None
+    stopped: bool = False
+
+
+class _BudgetExhausted(BaseException):
+    """Raised through Hypothesis (not an ``Exception``: never shrunk) when the observer says stop."""
+
+
+def families(model: Model) -> dict[str, tuple[int, ...]]:
+    """Action family -> indices of its instances, in the model's order."""
+    out: dict[str, list[int]] = {}
+    for i, a in enumerate(model.actions):
+        out.setdefault(a.family, []).append(i)
+    return {f: tuple(ix) for f, ix in out.items()}
+
+
+def build_machine(model: Model, props: Sequence[Property], *, swarm: bool = True,
+                  stats: SearchStats | None = None, name: str = "QmpModel") -> type[RuleBasedStateMachine]:
+    """A ``RuleBasedStateMachine`` subclass generated from ``model`` checking ``props``."""
+    succ = compile_successors(model)
+    fams = families(model)
+    fam_of = {i: f for f, ix in fams.items() for i in ix}
+    fam_names = tuple(fams)
+
+    def _init(self: Any) -> None:
+        RuleBasedStateMachine.__init__(self)
+        self.state = model.init
+        self.path = []
+        self.allowed = None
+        self._by_fam = None
+        if stats is not None:
+            stats.examples += 1
+            stats.visited.add(model.init)
+
+    def successors(self: Any) -> dict[str, list[tuple[int, State]]]:
+        if self._by_fam is None:
+            by: dict[str, list[tuple[int, State]]] = {}
+            for i, t in succ(self.state):
+                by.setdefault(fam_of[i], []).append((i, t))
+            self._by_fam = by
+        return self._by_fam  # type: ignore[no-any-return]
+
+    def may_run(self: Any, fam: str) -> bool:
+        by = self.successors()
+        if fam not in by:
+            return False
+        if self.allowed is None or fam in self.allowed:
+            return True
+        return not any(f in by for f in self.allowed)
+
+    def take(self: Any, index: int, target: State) -> None:
+        self.state = target
+        self.path.append(index)
+        self._by_fam = None
+        if stats is not None:
+            stats.steps += 1
+            stats.visited.add(target)
+            if len(self.path) > stats.max_depth:
+                stats.max_depth = len(self.path)
+            obs = stats.observer
+            if obs is not None and stats.steps % 2048 == 0 and not obs.progress(len(stats.visited), stats.max_depth):
+                stats.stopped = True
+                raise _BudgetExhausted
+
+    def fail(self: Any, prop: str) -> None:
+        if stats is not None and stats.first_failure_example is None:
+            stats.first_failure_example = stats.examples
+            stats.first_failure_seconds = time.perf_counter() - stats.started
+        raise PropertyViolation(prop, tuple(self.path), model)
+
+    def repr_(self: Any) -> str:
+        return f"{name}(depth={len(self.path)})"
+
+    ns: dict[str, Any] = {
+        "__init__": _init,
+        "__repr__": repr_,
+        "__doc__": f"Hypothesis state machine generated from a qmpmodel model ({len(fams)} action families).",
+        "successors": successors,
+        "may_run": may_run,
+        "take": take,
+        "fail": fail,
+        "model": model,
+    }
+
+    if swarm:
+        @initialize(data=st.data())
+        def swarm_subset(self: Any, data: st.DataObject) -> None:
+            # False (the shrink target) = favoured: shrinking opens the subset up
+            off = data.draw(st.lists(st.booleans(), min_size=len(fam_names), max_size=len(fam_names)),
+                            label="swarm: families left out")
+            chosen = frozenset(f for f, o in zip(fam_names, off, strict=True) if not o)
+            self.allowed = chosen or frozenset(fam_names)
+
+        ns["swarm_subset"] = swarm_subset
+
+    for fam in fam_names:
+        ns[_rule_name(fam, ns)] = _family_rule(fam)
+
+    @precondition(lambda self: not self.successors())
+    @rule()
+    def stutter(self: Any) -> None:
+        """A terminal state: nothing is enabled, the run idles until it ends."""
+
+    ns["stutter"] = stutter
+
+    for prop in props:
+        ns[_rule_name("check_" + prop.name.replace("-", "_"), ns)] = _property_check(prop)
+
+    return type(name, (RuleBasedStateMachine,), ns)
+
+
+def _rule_name(base: str, ns: dict[str, Any]) -> str:
+    out = base if base.isidentifier() else "f_" + "".join(c if c.isalnum() else "_" for c in base)
+    while out in ns or hasattr(RuleBasedStateMachine, out):
+        out += "_"
+    return out
+
+
+def _family_rule(fam: str) -> Callable[..., None]:
+    @precondition(lambda self: self.may_run(fam))
+    @rule(data=st.data())
+    def step(self: Any, data: st.DataObject) -> None:
+        options = self.successors()[fam]
+        k = 0 if len(options) == 1 else data.draw(st.integers(0, len(options) - 1), label=fam)
+        index, target = options[k]
+        self.take(index, target)
+
+    step.__name__ = step.__qualname__ = fam if fam.isidentifier() else "f_" + fam
+    return step
+
+
+def _property_check(prop: Property) -> Callable[..., None]:
+    if prop.kind == "deadlock":
+        @invariant()
+        def check(self: Any) -> None:
+            if not prop.holds(self.state, not self.successors()):
+                self.fail(prop.name)
+    else:
+        @invariant()
+        def check(self: Any) -> None:
+            if not prop.holds(self.state, False):
+                self.fail(prop.name)
+
+    check.__name__ = check.__qualname__ = "check_" + prop.name.replace("-", "_")
+    return check
+
+
+# -- searching -------------------------------------------------------------------
+
+
+def engine_settings(examples: int, steps: int = ENGINE_STEPS) -> settings:
+    """Hypothesis settings of the engine: no database, no deadline, quiet, one bug per run."""
+    return settings(
+        max_examples=examples,
+        stateful_step_count=steps,
+        deadline=None,
+        database=None,
+        derandomize=False,
+        report_multiple_bugs=False,
+        verbosity=Verbosity.quiet,
+        suppress_health_check=list(HealthCheck),
+        phases=(Phase.explicit, Phase.generate, Phase.shrink),
+        print_blob=False,
+    )
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    """What one Hypothesis search found.
+
+    ``prop`` names the violated property (``None``: no counterexample);
+    ``raw_path`` is the path Hypothesis shrank to, ``path`` the minimised one
+    and ``trace`` its replay; ``examples_to_first``/``seconds_to_first``
+    measure the search before shrinking.
+    """
+
+    prop: str | None
+    raw_path: tuple[int, ...] = ()
+    path: tuple[int, ...] = ()
+    trace: Trace | None = None
+    examples_to_first: int | None = None
+    seconds_to_first: float | None = None
+    stopped: bool = False
+
+
+def search(model: Model, props: Sequence[Property], *, examples: int, seed: int, steps: int = ENGINE_STEPS,
+           swarm: bool = True, stats: SearchStats | None = None, minimise: bool = True) -> SearchOutcome:
+    """Run one Hypothesis search over ``model`` for ``props``; replay and verify what it finds."""
+    stats = stats if stats is not None else SearchStats()
+    stats.first_failure_example = stats.first_failure_seconds = None
+    stats.started = time.perf_counter()
+    machine = hypothesis_seed(seed)(build_machine(model, props, swarm=swarm, stats=stats))
+    try:
+        with with_reporter(_discard):
+            run_state_machine_as_test(machine, settings=engine_settings(examples, steps))
+    except PropertyViolation as e:
+        by_name = {p.name: p for p in props}
+        prop = by_name[e.prop]
+        trace = replay_violation(model, prop, e.path)
+        if trace is None:
+            raise AssertionError(f"the shrunk run does not replay to a violation of {e.prop!r}") from e
+        path = minimise_path(model, prop, e.path) if minimise else list(e.path)
+        trace = replay_violation(model, prop, path)
+        assert trace is not None
+        return SearchOutcome(e.prop, e.path, tuple(path), trace, stats.first_failure_example,
+                             stats.first_failure_seconds)
+    except _BudgetExhausted:
+        return SearchOutcome(None, stopped=True)
+    return SearchOutcome(None)
+
+
+def _discard(_text: str) -> None:
+    """Hypothesis' reporter while the engine runs: the engine never prints."""
+
+
+# -- the engine entry point --------------------------------------------------------
+
+
+def run(prepared: Any, options: EngineOptions, observer: Observer | None = None) -> EngineResult:
+    """Engine entry point (see :mod:`qmpmodel.check`).
+
+    Each property pinned ``violated`` gets a search of its own (so Hypothesis
+    shrinks for that property); the properties pinned ``holds`` are searched
+    together, and a violated one is recorded and dropped before the batch is
+    searched again (at most :data:`MAX_HOLDS_RERUNS` times).
+    """
+    model: Model = prepared.model
+    view: ModelView = prepared.view
+    pinned: Sequence[tuple[Invariant, Expected]] = prepared.spec.expectations
+    stats = SearchStats(observer=observer)
+    found: dict[str, SearchOutcome] = {}
+    notes: dict[str, str] = {}
+    budget_note = f"no counterexample in {options.examples} examples (seed {options.seed})"
+
+    todo = [(inv, exp) for inv, exp in pinned if exp != "skip" and inv.kind != "liveness"]
+    for inv, exp in todo:
+        if exp != "violated" or stats.stopped:
+            continue
+        (prop,) = compile_properties(model, view, [inv])
+        out = search(model, [prop], examples=options.examples, seed=options.seed, stats=stats)
+        if out.prop is not None:
+            found[inv.name] = out
+    batch = compile_properties(model, view, [inv for inv, exp in todo if exp == "holds"])
+    for _ in range(MAX_HOLDS_RERUNS + 1):
+        if not batch or stats.stopped:
+            break
+        out = search(model, batch, examples=options.examples, seed=options.seed, stats=stats)
+        if out.prop is None:
+            break
+        found[out.prop] = out
+        batch = tuple(p for p in batch if p.name != out.prop)
+    else:
+        for p in batch:
+            notes[p.name] = f"not searched: more than {MAX_HOLDS_RERUNS} properties failed"
+
+    results: list[InvariantResult] = []
+    for inv, exp in pinned:
+        if exp == "skip":
+            results.append(InvariantResult(inv.name, exp, "unknown", note="skipped by the spec"))
+        elif inv.kind == "liveness":
+            results.append(InvariantResult(inv.name, exp, "unknown",
+                                           note="liveness is not decided by finite random runs"))
+        elif inv.name in found:
+            o = found[inv.name]
+            assert o.trace is not None
+            results.append(InvariantResult(
+                inv.name, exp, "violated", o.trace.depth, o.trace,
+                note=f"found by example {o.examples_to_first} (seed {options.seed}); "
+                     f"Hypothesis shrank it to {len(o.raw_path)} steps, step deletion to {len(o.path)}"))
+        else:
+            note = notes.get(inv.name, budget_note)
+            if stats.stopped:
+                note = "time budget exhausted"
+            results.append(InvariantResult(inv.name, exp, "unknown", note=note))
+    return EngineResult(len(stats.visited), stats.steps, stats.max_depth, False, results)
+
+
+# -- programs: a trace as readable, replayable steps --------------------------------
+
+
+def format_program(trace: Trace, var: str = "state") -> str:
+    """One line per step: ``state.step("dispatcher_pop", mon=0, thread=1)  # main``."""
+    lines = []
+    for st_ in trace.steps:
+        args = [f'"{st_.action}"'] + [f"{k}={v}" for k, v in st_.params.items()]
+        lines.append(f"{var}.step({', '.join(args)})  # {st_.actor}")
+    return "\n".join(lines)
+
+
+def parse_program(model: Model, text: str) -> list[int]:
+    """The action indices of a program printed by :func:`format_program` (other lines are ignored)."""
+    index = {(a.family, a.params): i for i, a in enumerate(model.actions)}
+    out: list[int] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        code = line.split("#", 1)[0].strip()
+        if not code:
+            continue
+        try:
+            node = ast.parse(code, mode="eval").body
+        except SyntaxError as e:
+            raise ValueError(f"line {n}: not a step: {line!r}") from e
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "step"
+                and len(node.args) == 1 and isinstance(node.args[0], ast.Constant)):
+            continue
+        fam = node.args[0].value
+        params = tuple((kw.arg, ast.literal_eval(kw.value)) for kw in node.keywords)
+        key = (fam, params)
+        if key not in index:
+            raise ValueError(f"line {n}: no action {fam}({', '.join(f'{k}={v}' for k, v in params)}) in this model")
+        out.append(index[key])
+    return out
+
+
+class Replay:
+    """Drive the model step by step, as a printed program does: ``Replay(model).step("read", mon=0)``."""
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        self.state: State = model.init
+        self.path: list[int] = []
+        self._index = {(a.family, a.params): i for i, a in enumerate(model.actions)}
+
+    def step(self, family: str, **params: int) -> Replay:
+        key = (family, tuple(params.items()))
+        i = self._index.get(key)
+        if i is None:
+            raise ValueError(f"no action {family}{params} in this model")
+        a = self.model.actions[i]
+        if not a.enabled(self.state):
+            raise ValueError(f"{a.label} is not enabled after {len(self.path)} steps")
+        self.state = a.apply(self.state)
+        self.path.append(i)
+        return self
+
+    def holds(self, inv: Invariant, view: ModelView) -> bool:
+        """Whether ``inv`` holds on the current state (``no-deadlock``: also not a terminal pending state)."""
+        if inv.kind == "liveness":
+            raise ValueError(f"{inv.name} is a liveness property: it has no verdict on one state")
+        if not evaluate(state_predicate(inv, view), self.state):
+            return False
+        if inv.kind == "deadlock":
+            terminal = not any(a.enabled(self.state) for a in self.model.actions)
+            return not (terminal and evaluate(self.model.pending, self.state))
+        return True
+
+    def trace(self) -> Trace:
+        return trace_from_path(self.model, self.model.init, self.path)
+
