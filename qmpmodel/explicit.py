@@ -94,8 +94,13 @@ def check_explicit(
     pinned: Sequence[tuple[Invariant, Expected]],
     max_states: int = 2_000_000,
     observer: Observer | None = None,
+    goal: Expr | None = None,
 ) -> ExplicitResult:
-    """Explore every reachable state (within ``max_states``) and judge ``pinned``."""
+    """Explore every reachable state (within ``max_states``) and judge ``pinned``.
+
+    ``goal`` overrides the liveness goal of ``progress`` (default:
+    :func:`progress_goal`): a fair lasso on which it holds throughout violates it.
+    """
     succ = compile_successors(model)
     todo = [(inv, exp) for inv, exp in pinned if exp != "skip"]
     preds: list[tuple[int, Callable[[State], bool]]] = []
@@ -187,7 +192,7 @@ def check_explicit(
     results: list[InvariantResult] = []
     lasso: tuple[list[int], int] | None = None
     if want_progress and complete:
-        lasso = _find_lasso(model, states, edge_start, edge_to, edge_act, compile_predicate(progress_goal(view)),
+        lasso = _find_lasso(model, states, edge_start, edge_to, edge_act, compile_predicate(goal if goal is not None else progress_goal(view)),
                             depth_of, path_to)
     for n, (inv, exp) in enumerate(todo):
         if inv.kind == "liveness":

@@ -1,0 +1,369 @@
+"""Counterexample artefacts and the HTML + Markdown report.
+
+* :func:`write_artefacts` (``qmpmodel check --out DIR``): per counterexample a
+  strict ITF trace (``*.itf.json``), a Markdown story (``*.md``: sequence
+  diagram, per-step diffs) and, for a deadlock, the wait-for graph at the
+  deadlocked state (``*.waitfor.dot``, ``.svg``, ``.mmd``) with the cycle
+  highlighted.
+* :func:`write_report` (``qmpmodel report``): ``index.md`` / ``index.html``
+  with the verdict table (spec × invariant) and run statistics, and a page per
+  counterexample (sequence diagram, step table, deadlock SVG). The HTML works
+  offline: inline SVG and CSS, no scripts, no web fonts.
+
+Output is deterministic (no clock, no timings, sorted), so ``reports/`` in the
+repository can be compared with a fresh run. Page content is built once as a
+list of blocks (heading, paragraph, table, image, diagram) and rendered to
+both formats.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from qmpmodel.invariants import invariant
+from qmpmodel.itf import write_itf
+from qmpmodel.render import (
+    dot_to_svg,
+    graphviz_version,
+    sequence_mermaid,
+    sequence_svg,
+    step_diffs,
+    waitfor_dot,
+    waitfor_mermaid,
+)
+from qmpmodel.results import CheckResult, InvariantResult
+from qmpmodel.waitfor import find_deadlock_cycle, wait_for_graph
+
+__all__ = ["cex_name", "spec_slug", "write_artefacts", "write_report"]
+
+Block = tuple[Any, ...]
+
+
+def spec_slug(spec: str) -> str:
+    """A file-name stem for a spec path: ``specs/bugs/C-drain.toml`` -> ``bugs-C-drain``."""
+    parts = list(Path(spec).with_suffix("").parts)
+    if len(parts) > 1 and parts[0] == "specs":
+        parts = parts[1:]
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", "-".join(p for p in parts if p not in ("/", "..", ".")))
+
+
+def cex_name(spec: str, inv: str) -> str:
+    return f"{spec_slug(spec)}.{inv}"
+
+
+def _cycle(prepared: Any, inv: InvariantResult) -> tuple[Any, list[tuple[str, str]] | None]:
+    """The wait-for graph at the last state and the cycle to highlight (the engine's, if any)."""
+    tr = inv.trace
+    assert tr is not None
+    g = wait_for_graph(prepared.model, tr.states()[-1])
+    if tr.cycle:
+        return g, [(a, b) for a, b, _r in tr.cycle]
+    return g, find_deadlock_cycle(g)
+
+
+def _cycle_text(cyc: Sequence[tuple[str, str]]) -> str:
+    return " → ".join([cyc[0][0], *(b for _a, b in cyc)])
+
+
+def _final_note(inv: InvariantResult, cyc: Sequence[tuple[str, str]] | None) -> str:
+    if inv.name == "no-deadlock":
+        return f"deadlock: {_cycle_text(cyc)}" if cyc else "deadlock: pending work, no enabled action"
+    if inv.trace is not None and inv.trace.loop is not None:
+        return f"{inv.name} violated: the run may loop forever from state {inv.trace.loop}"
+    return f"{inv.name} violated"
+
+
+def write_artefacts(results: Sequence[CheckResult], prepared_by_spec: Mapping[str, Any],
+                    out_dir: str | Path) -> list[Path]:
+    """Write every counterexample's ITF trace, Markdown story and (deadlock) wait-for graph."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for r in results:
+        p = prepared_by_spec[r.spec]
+        for inv in r.invariants:
+            if inv.trace is None:
+                continue
+            base = out / cex_name(r.spec, inv.name)
+            written.append(write_itf(f"{base}.itf.json", inv.trace, r.spec, inv.name,
+                                     f"{r.title}: {inv.name} {inv.verdict} (expected {inv.expected})"))
+            svg_name = None
+            if inv.name == "no-deadlock":
+                g, cyc = _cycle(p, inv)
+                dot = waitfor_dot(g, cyc, f"{r.spec}: wait-for graph at step {inv.trace.depth}")
+                written.append(_write(f"{base}.waitfor.dot", dot))
+                written.append(_write(f"{base}.waitfor.mmd", waitfor_mermaid(g, cyc)))
+                svg = dot_to_svg(dot)
+                if svg is not None:
+                    svg_name = f"{base.name}.waitfor.svg"
+                    written.append(_write(out / svg_name, svg))
+            md = _render_md(_cex_blocks(r, inv, p, svg_name, None, itf=f"{base.name}.itf.json"))
+            written.append(_write(f"{base}.md", md))
+            written.append(_write(f"{base}.sequence.mmd", sequence_mermaid(inv.trace, p.model)))
+    return written
+
+
+def _write(path: str | Path, text: str) -> Path:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+# -- page content -------------------------------------------------------------------------
+
+
+def _fmt(v: object) -> str:
+    return ("true" if v else "false") if isinstance(v, bool) else str(v)
+
+
+def _cex_blocks(r: CheckResult, inv: InvariantResult, prepared: Any, svg_name: str | None,
+                svg_inline: str | None, itf: str | None = None, index: str | None = None) -> list[Block]:
+    tr = inv.trace
+    assert tr is not None
+    info = invariant(inv.name)
+    met = "expectation met" if inv.met else "**expectation NOT met**"
+    blocks: list[Block] = [("h", 1, f"{r.title or r.spec}: {inv.name} {inv.verdict}")]
+    if index:
+        blocks.append(("p", f"[← all verdicts]({index})"))
+    loop = f"; lasso: the loop starts at state {tr.loop}" if tr.loop is not None else ""
+    blocks += [
+        ("p", f"Spec `{r.spec}`, expected **{inv.expected}**, found **{inv.verdict}** at depth {inv.depth} "
+              f"({met}){loop}."),
+        ("p", f"*{inv.name}*: {info.statement} (source: {info.source})"),
+    ]
+    if inv.note:
+        blocks.append(("p", f"Note: {inv.note}."))
+    if itf:
+        blocks.append(("p", f"Trace: [`{itf}`]({itf}) (ITF); replay with "
+                            f"`qmpmodel replay {itf} --spec {r.spec}`."))
+    cyc = None
+    if inv.name == "no-deadlock":
+        g, cyc = _cycle(prepared, inv)
+        blocks.append(("h", 2, "Wait-for graph at the deadlocked state"))
+        if cyc:
+            reasons = {(u, v): g.edges[u, v]["label"] for u, v in g.edges}
+            blocks.append(("p", f"Cycle: **{_cycle_text(cyc)}**"))
+            blocks.append(("table", ["waiter", "waits for", "reason"],
+                           [[f"`{u}`", f"`{v}`", reasons.get((u, v), "")] for u, v in cyc]))
+        else:
+            blocks.append(("p", "No wait-for cycle: the last state has pending work and no enabled action."))
+        if svg_name is not None or svg_inline is not None:
+            blocks.append(("image", svg_name, svg_inline, "wait-for graph, cycle in red"))
+        else:
+            blocks.append(("p", "Graphviz (`dot`) is not installed: only the `.waitfor.dot` file was written."))
+            blocks.append(("mermaid", waitfor_mermaid(g, cyc), None))
+    note = _final_note(inv, cyc)
+    involved = [n for c in (cyc or ()) for n in c]
+    blocks.append(("h", 2, "Sequence diagram"))
+    blocks.append(("mermaid", sequence_mermaid(tr, prepared.model, note, involved),
+                   sequence_svg(tr, prepared.model, note, involved)))
+    blocks.append(("h", 2, "Steps (only the variables that changed)"))
+    rows = []
+    for k, (st, diff) in enumerate(zip(tr.steps, step_diffs(tr), strict=True), start=1):
+        mark = " ↺" if tr.loop is not None and k == tr.loop + 1 else ""
+        ch = "<br>".join(f"`{n}`: {_fmt(a)} → {_fmt(b)}" for n, a, b in diff) or "(stutter)"
+        rows.append([f"{k}{mark}", st.actor, f"`{st.label}`", ch])
+    blocks.append(("table", ["#", "actor", "action", "changed"], rows))
+    nonzero = ", ".join(f"`{n}` = {_fmt(v)}" for n, v in tr.initial.items() if v) or "every variable 0/false"
+    blocks.append(("p", f"Initial state (non-zero variables): {nonzero}."))
+    return blocks
+
+
+# -- renderers -------------------------------------------------------------------------
+
+
+def _md_cell(s: str) -> str:
+    return s.replace("|", "\\|").replace("\n", " ")
+
+
+def _render_md(blocks: Sequence[Block]) -> str:
+    out: list[str] = []
+    for b in blocks:
+        kind = b[0]
+        if kind == "h":
+            out.append("#" * b[1] + " " + b[2])
+        elif kind == "p":
+            out.append(b[1])
+        elif kind == "table":
+            hdr, rows = b[1], b[2]
+            lines = ["| " + " | ".join(_md_cell(h) for h in hdr) + " |", "|" + "---|" * len(hdr)]
+            lines += ["| " + " | ".join(_md_cell(c[0] if isinstance(c, tuple) else c) for c in row) + " |"
+                      for row in rows]
+            out.append("\n".join(lines))
+        elif kind == "image":
+            out.append(f"![{b[3]}]({b[1]})" if b[1] else "")
+        elif kind == "mermaid":
+            out.append("```mermaid\n" + b[1].rstrip("\n") + "\n```")
+    return "\n\n".join(x for x in out if x) + "\n"
+
+
+_INLINE = re.compile(r"`([^`]+)`|\*\*([^*]+)\*\*|\*([^*]+)\*|\[([^\]]+)\]\(([^)]+)\)|(<br>)")
+
+
+def _inline_html(s: str) -> str:
+    out, pos = [], 0
+    for m in _INLINE.finditer(s):
+        out.append(html.escape(s[pos:m.start()]))
+        code, bold, em, text, url, br = m.groups()
+        if code is not None:
+            out.append(f"<code>{html.escape(code)}</code>")
+        elif bold is not None:
+            out.append(f"<strong>{_inline_html(bold)}</strong>")
+        elif em is not None:
+            out.append(f"<em>{_inline_html(em)}</em>")
+        elif br is not None:
+            out.append("<br>")
+        else:
+            href = re.sub(r"\.md$", ".html", url)
+            out.append(f'<a href="{html.escape(href)}">{_inline_html(text)}</a>')
+        pos = m.end()
+    out.append(html.escape(s[pos:]))
+    return "".join(out)
+
+
+_CSS = """body{font-family:Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1400px}
+h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:13px;margin:8px 0}th,td{border:1px solid #ccc;padding:3px 7px;
+vertical-align:top}th{background:#f3f3f3}code{background:#f5f5f5;padding:0 3px;font-size:12px}
+td.ok{background:#e3f4e1}td.exp{background:#fff0c8}td.bad{background:#f9d2cd;font-weight:bold}
+td.unk{background:#e8e8e8}td.skip{color:#999}th.rot{height:150px;white-space:nowrap;vertical-align:bottom}
+th.rot>div{transform:rotate(-60deg);width:22px;transform-origin:left bottom;margin-left:14px}
+td.v{text-align:center}a{color:#1a56a8}.fig{overflow-x:auto;border:1px solid #eee;padding:6px}"""
+
+
+def _strip_svg(svg: str) -> str:
+    return re.sub(r"<\?xml[^>]*>\s*|<!DOCTYPE[^>]*>\s*", "", svg)
+
+
+def _render_html(blocks: Sequence[Block], title: str) -> str:
+    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+           f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"]
+    for b in blocks:
+        kind = b[0]
+        if kind == "h":
+            out.append(f"<h{b[1]}>{_inline_html(b[2])}</h{b[1]}>")
+        elif kind == "p":
+            out.append(f"<p>{_inline_html(b[1])}</p>")
+        elif kind == "table":
+            hdr, rows = b[1], b[2]
+            rot = len(b) > 3 and b[3]
+            if rot:
+                hdr = [hdr[0], *b[3]]
+            cells = "".join(f'<th class="rot"><div>{_inline_html(h)}</div></th>' if rot and k else
+                            f"<th>{_inline_html(h)}</th>" for k, h in enumerate(hdr))
+            out.append(f"<table><tr>{cells}</tr>")
+            for row in rows:
+                tds = "".join(f'<td class="{c[1]}">{_inline_html(c[0])}</td>' if isinstance(c, tuple)
+                              else f"<td>{_inline_html(c)}</td>" for c in row)
+                out.append(f"<tr>{tds}</tr>")
+            out.append("</table>")
+        elif kind in ("image", "mermaid"):
+            svg = b[2]
+            if svg:
+                out.append(f'<div class="fig">{_strip_svg(svg)}</div>')
+            elif kind == "mermaid":
+                out.append(f"<pre>{html.escape(b[1])}</pre>")
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+# -- the report -------------------------------------------------------------------------
+
+
+def _cell(r: CheckResult, inv: InvariantResult, link: str | None) -> tuple[str, str]:
+    if inv.expected == "skip":
+        return "–", "skip v"
+    if inv.verdict == "violated":
+        text = f"[✗ {inv.depth}]({link})" if link else f"✗ {inv.depth}"
+        return (text if inv.met else f"‼ {text}"), ("exp v" if inv.met else "bad v")
+    if inv.verdict in ("holds", "proved"):
+        return ("✓" if inv.met else "‼ ✓"), ("ok v" if inv.met else "bad v")
+    return "?", "unk v" if inv.met else "bad v"
+
+
+def _index_blocks(results: Sequence[CheckResult], links: Mapping[tuple[str, str], str], gv: str | None,
+                  command: str) -> list[Block]:
+    names = list(dict.fromkeys(i.name for r in results for i in r.invariants))
+    bad = sum(1 for r in results for i in r.invariants if not i.met)
+    cex = sum(1 for r in results for i in r.invariants if i.trace is not None)
+    blocks: list[Block] = [
+        ("h", 1, "qmpmodel report"),
+        ("p", f"{len(results)} specs, {len(names)} invariants: "
+              + ("**every pinned expectation is met**" if bad == 0 else f"**{bad} expectations not met**")
+              + f"; {cex} counterexamples."),
+        ("p", "Cells: ✓ holds; ✗ N violated at depth N (links to the counterexample); ? unknown (budget "
+              "exhausted); – skipped by the spec; ‼ the spec's pinned expectation is not met."),
+        ("h", 2, "Verdicts (spec × invariant)"),
+    ]
+    legend = ", ".join(f"{k} `{n}`" for k, n in enumerate(names, start=1))
+    blocks.append(("p", f"Invariants: {legend}."))
+    rows = []
+    for r in results:
+        by = {i.name: i for i in r.invariants}
+        row: list[Any] = [f"`{r.spec}`"]
+        for n in names:
+            i = by.get(n)
+            row.append(("", "skip v") if i is None else _cell(r, i, links.get((r.spec, n))))
+        rows.append(row)
+    blocks.append(("table", ["spec", *(str(k) for k in range(1, len(names) + 1))], rows,
+                   [f"{k} {n}" for k, n in enumerate(names, start=1)]))
+    blocks.append(("h", 2, "Specs"))
+    blocks.append(("table", ["spec", "title", "counterexamples"],
+                   [[f"`{r.spec}`", r.title,
+                     ", ".join(f"[{i.name}]({links[(r.spec, i.name)]})" for i in r.invariants
+                               if (r.spec, i.name) in links) or "–"] for r in results]))
+    blocks.append(("h", 2, "Run statistics (explicit engine)"))
+    stats = [[f"`{r.spec}`", f"{r.states:,}", f"{r.transitions:,}", str(r.depth),
+              "yes" if r.complete else "no (budget)", ("yes", "ok") if r.met else ("NO", "bad")]
+             for r in results]
+    stats.append(["**total**", f"{sum(r.states for r in results):,}",
+                  f"{sum(r.transitions for r in results):,}", str(max((r.depth for r in results), default=0)),
+                  "yes" if all(r.complete for r in results) else "no", "yes" if bad == 0 else "NO"])
+    blocks.append(("table", ["spec", "states", "transitions", "depth", "complete", "met"], stats))
+    blocks.append(("p", f"Regenerate with `{command}`. Diagrams drawn with Graphviz {gv or '(not installed)'}."))
+    return blocks
+
+
+def write_report(results: Sequence[CheckResult], prepared_by_spec: Mapping[str, Any], out_dir: str | Path,
+                 fmt: Sequence[str] = ("md", "html"),
+                 command: str = "qmpmodel report specs/ --out reports/") -> list[Path]:
+    """Write ``index.md``/``index.html`` and one page per counterexample under ``cex/``."""
+    out = Path(out_dir)
+    written: list[Path] = []
+    links: dict[tuple[str, str], str] = {}
+    gv = graphviz_version()
+    for r in results:
+        p = prepared_by_spec[r.spec]
+        for inv in r.invariants:
+            if inv.trace is None:
+                continue
+            name = cex_name(r.spec, inv.name)
+            links[(r.spec, inv.name)] = f"cex/{name}.md"
+            svg = svg_name = None
+            if inv.name == "no-deadlock":
+                g, cyc = _cycle(p, inv)
+                dot = waitfor_dot(g, cyc, f"{r.spec}: wait-for graph at step {inv.trace.depth}")
+                svg = dot_to_svg(dot)
+                if svg is None:
+                    written.append(_write(out / "cex" / f"{name}.waitfor.dot", dot))
+                else:
+                    svg_name = f"{name}.waitfor.svg"
+                    written.append(_write(out / "cex" / svg_name, svg))
+            blocks = _cex_blocks(r, inv, p, svg_name, svg, index="../index.md")
+            if "md" in fmt:
+                written.append(_write(out / "cex" / f"{name}.md", _render_md(blocks)))
+            if "html" in fmt:
+                written.append(_write(out / "cex" / f"{name}.html",
+                                      _render_html(blocks, f"{r.spec}: {inv.name}")))
+    blocks = _index_blocks(results, links, gv, command)
+    if "md" in fmt:
+        written.append(_write(out / "index.md", _render_md(blocks)))
+    if "html" in fmt:
+        written.append(_write(out / "index.html", _render_html(blocks, "qmpmodel report")))
+    return written
+
