@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-__all__ = ["AXES", "BOUNDS", "KINDS", "Axis", "Bounds", "Design", "Kind"]
+__all__ = ["AXES", "BOUNDS", "BOUND_DOCS", "KINDS", "Axis", "Bounds", "Design", "Kind"]
 
 
 @dataclass(frozen=True)
@@ -203,6 +203,25 @@ class Bounds:
 
 
 BOUNDS: tuple[str, ...] = tuple(f.name for f in fields(Bounds))
+
+#: One line per bound, for specs/README.md.
+BOUND_DOCS: Mapping[str, str] = {
+    "monitors": "QMP monitors, 1-4 (each on a unix socket unless iothread_monitors says otherwise).",
+    "clients": "Client sessions, 0-6. Clients of one monitor connect one after the other.",
+    "requests": "Requests per client after qmp_capabilities (seq 0), 0-10.",
+    "queue_max": "QMP_REQ_QUEUE_LEN_MAX, 1-8 (8 in QEMU; smaller bounds keep the same mechanism).",
+    "client_monitors": "Monitor index of each client (default: client c on monitor c % monitors).",
+    "iothread_monitors": "Per monitor: does its chardev use the monitor I/O thread (default true; false = read "
+                         "in the main loop, no `oob` offered).",
+    "mix": "Request kinds clients draw from (see the kinds table).",
+    "hmp": "0 or 1 HMP monitor.",
+    "hmp_requests": "Commands typed on the HMP monitor.",
+    "hmp_mix": "HMP command kinds.",
+    "vcpus": "vCPU threads that may run a nested aio_poll (with design.vcpu_nested_poll), 0-2.",
+    "nested_polls": "How many nested polls each vCPU / the main-loop drain may start.",
+    "mux_switches": "Mux focus switches (with design.mux).",
+    "fair_completion": "External completions (I/O, FIFO writes, async callbacks) are weakly fair.",
+}
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,14 @@ from typing import Any
 from qmpmodel.expr import Expr, any_of
 from qmpmodel.invariants import Invariant, ModelView, deadlock_cycles, state_predicate
 from qmpmodel.model import Model, State, compile_predicate, compile_successors
-from qmpmodel.results import EngineOptions, EngineResult, Expected, InvariantResult, Trace, TraceStep
+from qmpmodel.results import (
+    EngineOptions,
+    EngineResult,
+    Expected,
+    InvariantResult,
+    Trace,
+    TraceStep,
+)
 from qmpmodel.statemachine import Consts as K
 
 __all__ = ["ExplicitResult", "Observer", "check_explicit", "progress_goal", "run", "trace_from_path"]
@@ -303,7 +310,7 @@ def _cycle_through(entry: int, witnesses: list[tuple[str, int]], members: set[in
     if not acts:
         # need at least one step to close the loop
         k = next(k for k in range(start[entry], start[entry + 1]) if to[k] in members)
-        acts = [act[k]] + _bfs_path(to[k], entry, members, start, to, act)
+        acts = [act[k], *_bfs_path(to[k], entry, members, start, to, act)]
     return acts
 
 

@@ -825,7 +825,6 @@ class _Builder:
 
     def coroutine_segments(self, m: _Mon, t: _Thread, kg: Expr, top: bool, params: dict[str, int],
                            r: int, c: int, i: int, k: str, cmd: str) -> None:
-        d = self.d
         p = dict(params, req=r, kind=self.kid(k))
         # resumed after the BH: emit the reply, late resume (§3.4 steps 5-6)
         upd: dict[Var, Expr | int | bool] = {}

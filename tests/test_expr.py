@@ -5,7 +5,18 @@ import random
 import pytest
 
 from qmpmodel.errors import ModelDefinitionError
-from qmpmodel.expr import FALSE, TRUE, StateLayout, all_of, any_of, evaluate, ite, lit, select, to_python
+from qmpmodel.expr import (
+    FALSE,
+    TRUE,
+    StateLayout,
+    all_of,
+    any_of,
+    evaluate,
+    ite,
+    lit,
+    select,
+    to_python,
+)
 
 
 def layout():
@@ -15,7 +26,7 @@ def layout():
 
 def test_python_truth_value_is_refused():
     _, x, _, _ = layout()
-    with pytest.raises(ModelDefinitionError, match="use & | ~"):
+    with pytest.raises(ModelDefinitionError, match=r"use & \| ~"):
         bool(x == 1)
 
 
