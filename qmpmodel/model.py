@@ -188,14 +188,15 @@ def compile_successors(model: Model) -> Successors:
     lines.append("    return out")
     src = "\n".join(lines)
     env: dict[str, object] = {"_first": lambda t: t[0]}
-    exec(compile(src, "<qmpmodel successors>", "exec"), env)  # noqa: S102 - generated from model data
+    # the source is generated from the model's own expression trees, never from input
+    exec(compile(src, "<qmpmodel successors>", "exec"), env)
     return env["succ"]  # type: ignore[return-value]
 
 
 def compile_predicate(e: Expr) -> Callable[[State], bool]:
     """Compile a boolean expression into ``pred(s) -> bool``."""
     env: dict[str, object] = {}
-    exec(compile(f"def pred(s):\n    return bool({to_python(e)})\n", "<qmpmodel predicate>", "exec"), env)  # noqa: S102
+    exec(compile(f"def pred(s):\n    return bool({to_python(e)})\n", "<qmpmodel predicate>", "exec"), env)
     return env["pred"]  # type: ignore[return-value]
 
 
