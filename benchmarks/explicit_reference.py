@@ -46,6 +46,8 @@ def main() -> None:
     print(f"seconds           : {dt:.2f}")
     print(f"states per second : {r.states / dt:,.0f}")
     print(f"peak RSS          : {rss / 2**20:,.1f} MiB  ({rss / r.states:,.0f} bytes per state, whole process)")
+    bits = sum(max(1, (v.hi - v.lo).bit_length()) for v in model.layout.vars)
+    print(f"packed state size : {bits} bits ({(bits + 7) // 8} bytes) from the declared variable ranges")
     if peak_heap is not None:
         print(f"peak Python heap  : {peak_heap / 2**20:,.1f} MiB  ({peak_heap / r.states:,.0f} bytes per state)")
 
