@@ -22,6 +22,7 @@ from typing import Any
 from qmpmodel import __version__
 from qmpmodel.invariants import INVARIANTS
 from qmpmodel.results import CheckResult, InvariantResult, Trace
+from qmpmodel.waitfor import normalize_cycle
 
 __all__ = ["expect_line", "junit_xml", "sarif", "trace_summary"]
 
@@ -38,7 +39,8 @@ def trace_summary(trace: Trace | None, limit: int = 60) -> str:
     if trace.loop is not None:
         lines.append(f"loop: back to state {trace.loop}")
     if trace.cycle:
-        lines.append("wait-for cycle: " + " -> ".join([trace.cycle[0][0], *(h for _w, h, _r in trace.cycle)]))
+        cyc = normalize_cycle(trace.cycle)
+        lines.append("wait-for cycle: " + " -> ".join([cyc[0][0], *(h for _w, h in cyc)]))
     return "\n".join(lines)
 
 

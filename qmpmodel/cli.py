@@ -18,12 +18,17 @@ from pathlib import Path
 import click
 
 from qmpmodel import __version__
-from qmpmodel.check import check_spec, engine_runner
+from qmpmodel.check import check_spec, engine_runner, prepare
+from qmpmodel.ci_outputs import junit_xml, sarif
+from qmpmodel.cli_conform import conform
+from qmpmodel.cli_record import record
+from qmpmodel.cli_report import replay_cmd, report
 from qmpmodel.cli_schema import schema
 from qmpmodel.errors import InputError
 from qmpmodel.explicit import Observer
 from qmpmodel.invariants import INVARIANTS
 from qmpmodel.jsonout import results_to_json
+from qmpmodel.report import write_artefacts
 from qmpmodel.results import CheckResult, EngineOptions
 from qmpmodel.specs import expand_paths, load_spec
 
@@ -82,18 +87,20 @@ def main() -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="hypothesis: random seed.")
 @click.option("--depth", type=click.IntRange(min=1), help="smt: unrolling depth.")
 @click.option("--prove", is_flag=True, help="smt: k-induction instead of bounded checking.")
+@click.option("--out", "out_dir", metavar="DIR", help="Write counterexamples (ITF, Markdown, Mermaid, SVG) to DIR.")
+@click.option("--junit", "junit_file", metavar="FILE", help="Write JUnit XML (a testcase per spec and invariant).")
+@click.option("--sarif", "sarif_file", metavar="FILE", help="Write SARIF 2.1.0 (a result per broken expectation).")
 def check(paths: tuple[str, ...], engine: str, json_file: str | None, max_states: int | None,
-          timeout: float | None, examples: int, seed: int, depth: int | None, prove: bool) -> None:
+          timeout: float | None, examples: int, seed: int, depth: int | None, prove: bool,
+          out_dir: str | None, junit_file: str | None, sarif_file: str | None) -> None:
     """Check spec files (or every *.toml under directories) against their pinned expectations."""
     try:
         engine_runner(engine)
         specs = [load_spec(p) for p in expand_paths(paths)]
         if not specs:
             raise InputError(" ".join(paths), None, "at least one spec file (*.toml)", "none")
-        from qmpmodel.check import prepare
-
-        for s in specs:  # build every model first: bad bounds are bad input, before any output
-            prepare(s)
+        # build every model first: bad bounds are bad input, before any output
+        prepared = {s.path: prepare(s) for s in specs}
     except InputError as e:
         fail_input(e)
         return
@@ -129,6 +136,12 @@ def check(paths: tuple[str, ...], engine: str, json_file: str | None, max_states
     click.echo(f"{len(results)} specs: " + ("all expectations met" if met else f"{bad} expectations not met"))
     if json_file:
         write_atomic(json_file, json.dumps(results_to_json(results, __version__), indent=1) + "\n")
+    if junit_file:
+        write_atomic(junit_file, junit_xml(results))
+    if sarif_file:
+        write_atomic(sarif_file, json.dumps(sarif(results), indent=1) + "\n")
+    if out_dir:
+        write_artefacts(results, prepared, out_dir)
     sys.exit(0 if met else 1)
 
 
@@ -142,6 +155,10 @@ def list_invariants() -> None:
 
 
 main.add_command(schema)
+main.add_command(record)
+main.add_command(conform)
+main.add_command(report)
+main.add_command(replay_cmd)
 
 
 if __name__ == "__main__":  # pragma: no cover

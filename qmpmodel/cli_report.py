@@ -31,8 +31,12 @@ def _fail(e: InputError) -> None:
 
 
 def regenerate(paths: tuple[str, ...] | list[str], out: str, max_states: int | None = None,
-               fmt: tuple[str, ...] = ("md", "html")) -> list[str]:
-    """Check ``paths`` and write the report to ``out``; returns the written files (posix, relative)."""
+               fmt: tuple[str, ...] = ("md", "html"), command: str | None = None) -> list[str]:
+    """Check ``paths`` and write the report to ``out``; returns the written files.
+
+    ``command`` is the regeneration command printed in the index (default: the
+    equivalent ``qmpmodel report`` command line).
+    """
     from qmpmodel.check import check_spec, prepare
     from qmpmodel.report import write_report
     from qmpmodel.results import EngineOptions
@@ -46,7 +50,7 @@ def regenerate(paths: tuple[str, ...] | list[str], out: str, max_states: int | N
     for s in specs:
         opts = EngineOptions(max_states=max_states or s.max_states or EngineOptions().max_states)
         results.append(check_spec(s, "explicit", opts))
-    cmd = f"qmpmodel report {' '.join(paths)} --out {out}"
+    cmd = command or f"qmpmodel report {' '.join(paths)} --out {out}"
     return [p.as_posix() for p in write_report(results, prepared, out, fmt, command=cmd)]
 
 

@@ -133,6 +133,12 @@ class Kind:
     doc: str
     has_id: bool = True
 
+    @property
+    def handler_runs(self) -> bool:
+        """A command handler runs, so the reply may be an error from it (§3.5 check 11)."""
+        return self.command in ("quick", "blocking", "coroutine", "hang", "oob", "noreply", "event",
+                                "device_add", "async")
+
 
 KINDS: Mapping[str, Kind] = {k.name: k for k in (
     Kind("quick", "execute", "quick", "An in-band command that returns at once (query-status)."),
@@ -154,6 +160,17 @@ KINDS: Mapping[str, Kind] = {k.name: k for k in (
     Kind("device-add", "execute", "device_add",
          "device_add: drain_call_rcu (blocking-drain) or drain_call_rcu_co (coroutine-drain)."),
     Kind("async", "execute", "async", "2010 cmd_async handler: replies from a completion callback."),
+    Kind("caps", "execute", "caps",
+         "qmp_capabilities accepting `oob` when offered (a request at any position; see "
+         "bounds.negotiate_first)."),
+    Kind("caps-nooob", "execute", "caps", "qmp_capabilities accepting no capability."),
+    Kind("caps-bad", "execute", "caps",
+         "qmp_capabilities with an unknown capability: GenericError from argument checking, "
+         "mode unchanged (QEMU 7.2: \"Parameter 'null' does not accept value …\")."),
+    Kind("unknown", "execute", "unknown", "A command that does not exist: CommandNotFound, no handler."),
+    Kind("exec-oob-unknown", "exec-oob", "unknown",
+         "exec-oob of a command that does not exist: CommandNotFound in the reader when OOB is "
+         "negotiated (the existence check precedes the allow-oob check), else GenericError."),
     Kind("parse-error", "parse-error", "none",
          "Malformed JSON whose brackets balance: one error reply without id."),
     Kind("garbage", "garbage", "none",
@@ -194,6 +211,9 @@ class Bounds:
     mux_switches: int = 2
     #: Whether external completions (I/O, FIFO writes) are weakly fair.
     fair_completion: bool = True
+    #: Every session starts with qmp_capabilities (seq 0). When false, seq 0 is drawn
+    #: from the mix like any other request (negotiation is then a `caps*` kind).
+    negotiate_first: bool = True
 
     def monitor_of(self, c: int) -> int:
         return self.client_monitors[c] if self.client_monitors else c % self.monitors
@@ -221,6 +241,8 @@ BOUND_DOCS: Mapping[str, str] = {
     "nested_polls": "How many nested polls each vCPU / the main-loop drain may start.",
     "mux_switches": "Mux focus switches (with design.mux).",
     "fair_completion": "External completions (I/O, FIFO writes, async callbacks) are weakly fair.",
+    "negotiate_first": "Sessions start with qmp_capabilities (default); false: seq 0 comes from the mix "
+                       "too, and negotiation is a `caps`, `caps-nooob` or `caps-bad` request anywhere.",
 }
 
 

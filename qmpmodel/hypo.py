@@ -59,11 +59,11 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from qmpmodel.explicit import Observer, trace_from_path
 from qmpmodel.expr import evaluate
 from qmpmodel.invariants import Invariant, ModelView, state_predicate
 from qmpmodel.model import Model, State, compile_predicate, compile_successors
 from qmpmodel.results import EngineOptions, EngineResult, Expected, InvariantResult, Trace
-from qmpmodel.explicit import Observer, trace_from_path
 
 __all__ = [
     "Property",
@@ -294,26 +294,36 @@ def build_machine(model: Model, props: Sequence[Property], *, swarm: bool = True
         "model": model,
     }
 
-    if swarm:
-        @initialize(data=st.data())
-        def swarm_subset(self: Any, data: st.DataObject) -> None:
-            # False (the shrink target) = favoured: shrinking opens the subset up
-            off = data.draw(st.lists(st.booleans(), min_size=len(fam_names), max_size=len(fam_names)),
-                            label="swarm: families left out")
-            chosen = frozenset(f for f, o in zip(fam_names, off, strict=True) if not o)
-            self.allowed = chosen or frozenset(fam_names)
+    def draw_subset(self: Any, data: st.DataObject) -> None:
+        if not swarm:
+            return
+        # False (the shrink target) = favoured: shrinking opens the subset up
+        off = data.draw(st.lists(st.booleans(), min_size=len(fam_names), max_size=len(fam_names)),
+                        label="swarm: families left out")
+        chosen = frozenset(f for f, o in zip(fam_names, off, strict=True) if not o)
+        self.allowed = chosen or None
 
-        ns["swarm_subset"] = swarm_subset
+    @initialize(data=st.data())
+    def swarm_subset(self: Any, data: st.DataObject) -> None:
+        """Swarm testing: favour a random subset of the action families in this episode."""
+        self.draw_subset(data)
+
+    ns["draw_subset"] = draw_subset
+    ns["swarm_subset"] = swarm_subset
 
     for fam in fam_names:
         ns[_rule_name(fam, ns)] = _family_rule(fam)
 
     @precondition(lambda self: not self.successors())
-    @rule()
-    def stutter(self: Any) -> None:
-        """A terminal state: nothing is enabled, the run idles until it ends."""
+    @rule(data=st.data())
+    def restart(self: Any, data: st.DataObject) -> None:
+        """A terminal state: start a new episode from the initial state (a new swarm subset)."""
+        self.state = model.init
+        self.path = []
+        self._by_fam = None
+        self.draw_subset(data)
 
-    ns["stutter"] = stutter
+    ns["restart"] = restart
 
     for prop in props:
         ns[_rule_name("check_" + prop.name.replace("-", "_"), ns)] = _property_check(prop)

@@ -192,7 +192,12 @@ def deadlock_cycles(model: Model) -> list[tuple[WaitEdge, ...]]:
     simple = nx.DiGraph()
     simple.add_edges_from((u, v) for u, v in g.edges())
     out: list[tuple[WaitEdge, ...]] = []
-    for cyc in sorted(nx.simple_cycles(simple), key=lambda c: (len(c), c)):
+    # rotate each cycle to its smallest node, then sort: independent of hash seeds
+    rotated = []
+    for cyc in nx.simple_cycles(simple):
+        k = cyc.index(min(cyc))
+        rotated.append(cyc[k:] + cyc[:k])
+    for cyc in sorted(rotated, key=lambda c: (len(c), c)):
         choices: list[list[WaitEdge]] = []
         for a, b in zip(cyc, cyc[1:] + cyc[:1], strict=True):
             choices.append([d["edge"] for d in g.get_edge_data(a, b).values()])

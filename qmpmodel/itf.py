@@ -176,7 +176,7 @@ def itf_to_trace(t: ItfTrace) -> Trace:
                   {p: int(x) for p, x in m["params"].items()}, s)
         for m, s in zip(t.metas[1:], t.states[1:], strict=True))
     cycle = tuple(tuple(e) for e in t.meta.get("cycle", ()))
-    return Trace(t.states[0], steps, t.loop, cycle)  # type: ignore[arg-type]
+    return Trace(t.states[0], steps, t.loop, cycle)
 
 
 def write_itf(path: str | Path, trace: Trace, spec: str = "", invariant: str = "", description: str = "") -> Path:
@@ -276,10 +276,9 @@ def _confirm_lasso(prepared: Any, t: ItfTrace, visited: list[Any]) -> ReplayOutc
     if t.loop is None:
         return ReplayOutcome(False, f"step {last}: a liveness trace needs a loop", last)
     entry, s = visited[t.loop], visited[-1]
-    if t.loop < last:
-        # the loop's last action leads back to the entry state: the final state equals states[loop]
-        if s != entry:
-            return ReplayOutcome(False, f"step {last}: the loop does not close back to state {t.loop}", last)
+    # the loop's last action leads back to the entry state: the final state equals states[loop]
+    if t.loop < last and s != entry:
+        return ReplayOutcome(False, f"step {last}: the loop does not close back to state {t.loop}", last)
     loop_states = visited[t.loop:]
     goal = progress_goal(prepared.view)
     for k, st in enumerate(loop_states, start=t.loop):

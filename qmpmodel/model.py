@@ -42,6 +42,9 @@ class Emit:
     cls: str = "return"
     has_id: bool = True
     monitor: int = 0
+    #: A handler ran: besides ``cls`` the reply may be a GenericError from argument
+    #: checking or from the handler itself; the model does not decide which.
+    may_fail: bool = False
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,7 @@ def _on_cycle(cycle: Iterable[Sequence[str]] | None) -> tuple[set[tuple[str, str
 def waitfor_dot(g: nx.DiGraph, cycle: Iterable[Sequence[str]] | None = None, title: str = "") -> str:
     """Graphviz source for ``g``; the edges of ``cycle`` (and their nodes) are drawn bold red."""
     cedges, cnodes = _on_cycle(cycle)
-    out = ["digraph waitfor {", "  rankdir=LR;", '  graph [fontname="Helvetica", fontsize=11, pad=0.2];',
+    out = ["digraph waitfor {", "  rankdir=TB;", '  graph [fontname="Helvetica", fontsize=11, pad=0.2];',
            '  node [fontname="Helvetica", fontsize=10, style=filled];',
            '  edge [fontname="Helvetica", fontsize=9];']
     if title:
@@ -253,7 +253,7 @@ def sequence_messages(trace: Trace, model: Model, involved: Iterable[str] = ()) 
     seen |= {_ACTOR_NAMES.get(n, n) for n in involved if re.fullmatch(r"main|iothread|vcpu\d+|call_rcu", n)}
     clients = sorted(x for x in seen if x.startswith("client"))
     rest = sorted(x for x in seen if x not in clients and x != "I/O thread" and x not in order)
-    parts = clients + ["I/O thread"] + order + rest
+    parts = [*clients, "I/O thread", *order, *rest]
     return list(dict.fromkeys(parts)), msgs
 
 
@@ -285,7 +285,11 @@ def sequence_svg(trace: Trace, model: Model, final_note: str = "", involved: Ite
     col, row, top, left = 150, 26, 46, 80
     x = {p: left + k * col for k, p in enumerate(parts)}
     rows = len(msgs) + (1 if final_note else 0) + (1 if trace.loop is not None else 0)
-    width, height = left + len(parts) * col, top + rows * row + 30
+    # labels run right of their arrow (about 6.2 px per character at 11 px Helvetica)
+    ends = [(x[m.src] + 26 if m.src == m.dst else min(x[m.src], x[m.dst]) + 6) + 6.2 * len(f"{m.step}. {m.text}")
+            for m in msgs]
+    width = int(max([left + len(parts) * col, *ends, 6.2 * len(final_note) + 40])) + 10
+    height = top + rows * row + 30
     e = html.escape
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif" font-size="11">',

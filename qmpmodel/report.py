@@ -6,7 +6,7 @@
   deadlocked state (``*.waitfor.dot``, ``.svg``, ``.mmd``) with the cycle
   highlighted.
 * :func:`write_report` (``qmpmodel report``): ``index.md`` / ``index.html``
-  with the verdict table (spec × invariant) and run statistics, and a page per
+  with the verdict table (spec by invariant) and run statistics, and a page per
   counterexample (sequence diagram, step table, deadlock SVG). The HTML works
   offline: inline SVG and CSS, no scripts, no web fonts.
 
@@ -36,7 +36,7 @@ from qmpmodel.render import (
     waitfor_mermaid,
 )
 from qmpmodel.results import CheckResult, InvariantResult
-from qmpmodel.waitfor import find_deadlock_cycle, wait_for_graph
+from qmpmodel.waitfor import find_deadlock_cycle, normalize_cycle, wait_for_graph
 
 __all__ = ["cex_name", "spec_slug", "write_artefacts", "write_report"]
 
@@ -60,9 +60,12 @@ def _cycle(prepared: Any, inv: InvariantResult) -> tuple[Any, list[tuple[str, st
     tr = inv.trace
     assert tr is not None
     g = wait_for_graph(prepared.model, tr.states()[-1])
-    if tr.cycle:
-        return g, [(a, b) for a, b, _r in tr.cycle]
-    return g, find_deadlock_cycle(g)
+    # the same edges as the engine's cycle, chosen and rotated deterministically (independent of
+    # networkx' traversal order, which depends on string hashing)
+    cyc = find_deadlock_cycle(g)
+    if cyc is None and tr.cycle:
+        cyc = normalize_cycle([(a, b) for a, b, _r in tr.cycle])
+    return g, cyc
 
 
 def _cycle_text(cyc: Sequence[tuple[str, str]]) -> str:
@@ -231,9 +234,11 @@ h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ddd
 table{border-collapse:collapse;font-size:13px;margin:8px 0}th,td{border:1px solid #ccc;padding:3px 7px;
 vertical-align:top}th{background:#f3f3f3}code{background:#f5f5f5;padding:0 3px;font-size:12px}
 td.ok{background:#e3f4e1}td.exp{background:#fff0c8}td.bad{background:#f9d2cd;font-weight:bold}
-td.unk{background:#e8e8e8}td.skip{color:#999}th.rot{height:150px;white-space:nowrap;vertical-align:bottom}
-th.rot>div{transform:rotate(-60deg);width:22px;transform-origin:left bottom;margin-left:14px}
-td.v{text-align:center}a{color:#1a56a8}.fig{overflow-x:auto;border:1px solid #eee;padding:6px}"""
+td.unk{background:#e8e8e8}td.skip{color:#999}th.rot{height:165px;white-space:nowrap;vertical-align:bottom;
+padding:2px}th.rot>div{transform:rotate(-60deg);width:18px;transform-origin:left bottom;margin-left:12px}
+td.v{text-align:center;padding:2px 3px;white-space:nowrap;font-size:12px}a{color:#1a56a8}
+.fig{overflow-x:auto;border:1px solid #eee;padding:6px}.fig svg{max-width:100%;height:auto}
+.fig>table{margin-right:110px}.fig>table td:first-child{white-space:nowrap}"""
 
 
 def _strip_svg(svg: str) -> str:
@@ -256,12 +261,12 @@ def _render_html(blocks: Sequence[Block], title: str) -> str:
                 hdr = [hdr[0], *b[3]]
             cells = "".join(f'<th class="rot"><div>{_inline_html(h)}</div></th>' if rot and k else
                             f"<th>{_inline_html(h)}</th>" for k, h in enumerate(hdr))
-            out.append(f"<table><tr>{cells}</tr>")
+            out.append(f'{"<div class=fig>" if rot else ""}<table><tr>{cells}</tr>')
             for row in rows:
                 tds = "".join(f'<td class="{c[1]}">{_inline_html(c[0])}</td>' if isinstance(c, tuple)
                               else f"<td>{_inline_html(c)}</td>" for c in row)
                 out.append(f"<tr>{tds}</tr>")
-            out.append("</table>")
+            out.append("</table></div>" if rot else "</table>")
         elif kind in ("image", "mermaid"):
             svg = b[2]
             if svg:
@@ -277,7 +282,7 @@ def _render_html(blocks: Sequence[Block], title: str) -> str:
 
 def _cell(r: CheckResult, inv: InvariantResult, link: str | None) -> tuple[str, str]:
     if inv.expected == "skip":
-        return "–", "skip v"
+        return "-", "skip v"
     if inv.verdict == "violated":
         text = f"[✗ {inv.depth}]({link})" if link else f"✗ {inv.depth}"
         return (text if inv.met else f"‼ {text}"), ("exp v" if inv.met else "bad v")
@@ -297,8 +302,8 @@ def _index_blocks(results: Sequence[CheckResult], links: Mapping[tuple[str, str]
               + ("**every pinned expectation is met**" if bad == 0 else f"**{bad} expectations not met**")
               + f"; {cex} counterexamples."),
         ("p", "Cells: ✓ holds; ✗ N violated at depth N (links to the counterexample); ? unknown (budget "
-              "exhausted); – skipped by the spec; ‼ the spec's pinned expectation is not met."),
-        ("h", 2, "Verdicts (spec × invariant)"),
+              "exhausted); - skipped by the spec; ‼ the spec's pinned expectation is not met."),
+        ("h", 2, "Verdicts (spec \u00d7 invariant)"),
     ]
     legend = ", ".join(f"{k} `{n}`" for k, n in enumerate(names, start=1))
     blocks.append(("p", f"Invariants: {legend}."))
@@ -316,7 +321,7 @@ def _index_blocks(results: Sequence[CheckResult], links: Mapping[tuple[str, str]
     blocks.append(("table", ["spec", "title", "counterexamples"],
                    [[f"`{r.spec}`", r.title,
                      ", ".join(f"[{i.name}]({links[(r.spec, i.name)]})" for i in r.invariants
-                               if (r.spec, i.name) in links) or "–"] for r in results]))
+                               if (r.spec, i.name) in links) or "-"] for r in results]))
     blocks.append(("h", 2, "Run statistics (explicit engine)"))
     stats = [[f"`{r.spec}`", f"{r.states:,}", f"{r.transitions:,}", str(r.depth),
               "yes" if r.complete else "no (budget)", ("yes", "ok") if r.met else ("NO", "bad")]

@@ -20,7 +20,7 @@ from qmpmodel.results import Expected
 
 __all__ = ["Spec", "expand_paths", "load_spec", "parse_spec"]
 
-_TOP = ("title", "description", "reference", "design", "bounds", "expect", "check", "commands", "notes")
+_TOP = ("title", "description", "reference", "design", "bounds", "expect", "check", "commands", "notes", "conform")
 _CHECK = ("max_states", "depth")
 _EXPECT_VALUES = ("holds", "violated", "skip")
 

@@ -260,7 +260,8 @@ class _Builder:
             self.clients.append(_Client(
                 idx=c, mon=b.monitor_of(c), st=L.int(f"client{c}.st", 0, K.C_GONE),
                 sent=L.int(f"client{c}.sent", 0, self.NR),
-                kind=[None] + [L.int(f"client{c}.kind{i}", 0, nk) for i in range(1, self.NR)],
+                kind=[None if b.negotiate_first else L.int(f"client{c}.kind0", 0, nk)]
+                + [L.int(f"client{c}.kind{i}", 0, nk) for i in range(1, self.NR)],
                 ans=[L.bool(f"client{c}.answered{i}") for i in range(self.NR)],
                 last=L.int(f"client{c}.last_inband", -1, self.NR - 1),
                 lasta=L.int(f"client{c}.last_any", -1, self.NR - 1),
@@ -318,10 +319,10 @@ class _Builder:
         return self.clients[c].kind[i]
 
     def kinds_for(self, c: int, i: int) -> list[str]:
-        return ["qmp_capabilities"] if i == 0 else self.kinds
+        return ["qmp_capabilities"] if i == 0 and self.b.negotiate_first else self.kinds
 
     def is_kind(self, c: int, i: int, k: str) -> Expr:
-        if i == 0:
+        if i == 0 and self.b.negotiate_first:
             return TRUE if k == "qmp_capabilities" else FALSE
         v = self.kind_var(c, i)
         assert v is not None
@@ -436,7 +437,7 @@ class _Builder:
     # -- replies and events -------------------------------------------------------
     def reply(self, c: int, i: int, inband: Expr | bool, upd: dict[Var, Expr | int | bool],
               ok_caps: Expr | bool = False, id_from: Expr | None = None, kind_event: Expr = FALSE,
-              cls: str = "return", has_id: bool = True) -> None:
+              cls: str = "return", has_id: bool = True, may_fail: bool = False) -> None:
         """The reply to request (c, i) is written to its monitor's chardev now (§3.7).
 
         It reaches whichever client is connected then: the issuing session, or
@@ -445,7 +446,7 @@ class _Builder:
         m = self.mons[self.clients[c].mon]
         inb = as_expr(inband)
         to = m.conn if self.d.stale_reply == "deliver" else ite(m.conn == c + 1, m.conn, lit(0))
-        self._emits.append(Emit("reply", to, self.ref(c, i), cls, has_id, m.idx))
+        self._emits.append(Emit("reply", to, self.ref(c, i), cls, has_id, m.idx, may_fail))
         for c2 in m.clients:
             cl = self.clients[c2]
             rcv = m.conn == c2 + 1
@@ -463,7 +464,7 @@ class _Builder:
                 upd[cl.x_id] = cl.x_id | (rcv & (id_from != self.ref(c, i)))
             if cl.ev:
                 upd[cl.x_evorder] = cl.x_evorder | (rcv & kind_event & ~cl.ev[i])
-            if i == 0:
+            if not (ok_caps is False):
                 upd[cl.st] = ite(rcv & as_expr(ok_caps) & (cl.st == K.C_NEG), lit(K.C_READY), cl.st)
 
     def resolve_silently(self, c: int, i: int, upd: dict[Var, Expr | int | bool], lost: Expr | bool) -> None:
@@ -517,11 +518,14 @@ class _Builder:
                         *[e.st == K.C_GONE for e in earlier]])
             # CHR_EVENT_OPENED: negotiation mode, capabilities reset, greeting (§3.1)
             self.act("connect", actor, g, {cl.st: K.C_NEG, m.conn: c + 1, m.mode: False, m.oob: False}, client=c)
-            # seq 0: qmp_capabilities, with oob if offered (§3.1)
-            self.act("send", actor, (cl.st == K.C_NEG) & (cl.sent == 0), self.push_input(m, c, 0, {cl.sent: 1}),
-                     client=c, seq=0, kind=0)
-            for i in range(1, self.NR):
-                ready = cl.st == K.C_READY if d.client_wait_negotiation else \
+            first = 0
+            if self.b.negotiate_first:
+                # seq 0: qmp_capabilities, with oob if offered and wanted (§3.1)
+                self.act("send", actor, (cl.st == K.C_NEG) & (cl.sent == 0),
+                         self.push_input(m, c, 0, {cl.sent: 1}), client=c, seq=0, kind=0)
+                first = 1
+            for i in range(first, self.NR):
+                ready = cl.st == K.C_READY if d.client_wait_negotiation and first else \
                     (cl.st == K.C_READY) | (cl.st == K.C_NEG)
                 for k in self.kinds:
                     kind = KINDS[k]
@@ -540,8 +544,8 @@ class _Builder:
     def inflight_inband(self, cl: _Client, upto: int) -> Expr:
         total: Expr = lit(0)
         for i in range(upto):
-            inband = TRUE if i == 0 else any_of(self.is_kind(cl.idx, i, k) for k in self.kinds
-                                                if KINDS[k].form != "exec-oob")
+            inband = TRUE if i == 0 and self.b.negotiate_first else any_of(
+                self.is_kind(cl.idx, i, k) for k in self.kinds if KINDS[k].form != "exec-oob")
             total = total + ite(inband & ~cl.ans[i], lit(1), lit(0))
         return total
 
@@ -629,9 +633,14 @@ class _Builder:
             # the command allows it (check 9).
             allows = kind is not None and kind.command == "oob"
             if d.oob_checks:
-                if allows:
+                if allows or (kind is not None and kind.command == "unknown"):
                     ok = dict(upd)
-                    self.reply(c, i, False, ok)
+                    # check 6 (command exists) precedes check 9 (allows OOB): an unknown
+                    # command is CommandNotFound on this path too (QEMU 7.2 transcript "errors")
+                    if allows:
+                        self.reply(c, i, False, ok, may_fail=True)
+                    else:
+                        self.reply(c, i, False, ok, cls="CommandNotFound")
                     self.act("read_oob", actor, g & m.oob, ok, "reader", mon=m.idx, req=r, kind=self.kid(k))
                     g = g & ~m.oob
                 self.reply(c, i, False, upd, cls="GenericError")
@@ -685,7 +694,8 @@ class _Builder:
         else:
             if cmd == "event":
                 self.event(c, i, upd)
-            self.reply(c, i, True, upd, kind_event=lit(cmd == "event"))
+            self.reply(c, i, True, upd, kind_event=lit(cmd == "event"), may_fail=cmd != "unknown",
+                       cls="CommandNotFound" if cmd == "unknown" else "return")
         self.act("read_direct", actor, g, upd, "reader", mon=m.idx, req=r, kind=self.kid(k))
 
     # dispatcher ------------------------------------------------------------------
@@ -754,7 +764,7 @@ class _Builder:
     def kind_of_ref(self, m: _Mon, ref: Expr) -> Expr:
         out: Expr = lit(0)
         for r, c, i in self.refs_of_mon(m.idx):
-            kv = lit(0) if i == 0 else self.kind_var(c, i)
+            kv = lit(0) if i == 0 and self.b.negotiate_first else self.kind_var(c, i)
             out = ite(ref == r, kv, out)  # type: ignore[arg-type]
         return out
 
@@ -781,12 +791,21 @@ class _Builder:
                         self.finish(m, t, top, upd)
                         self.act("dispatch_error", t.name, gd, upd, "dispatcher", **p)
                         continue
+                    if cmd == "caps" and k == "caps-bad":
+                        # an unknown capability fails argument checking (check 11) in either
+                        # mode; nothing changes (QEMU 7.2 transcript "negotiate")
+                        upd = dict(base)
+                        self.reply(c, i, True, upd, cls="GenericError")
+                        self.finish(m, t, top, upd)
+                        self.act("dispatch_capabilities_bad", t.name, gd, upd, "dispatcher", **p)
+                        continue
                     if cmd == "caps":
                         # qmp_capabilities (§3.1 step 3): in command mode already, it is
                         # CommandNotFound and changes nothing
+                        wants = {"qmp_capabilities": d.client_oob, "caps": True, "caps-nooob": False}[k]
                         upd = dict(base)
                         upd[m.mode] = lit(True)
-                        upd[m.oob] = lit(bool(d.oob and d.client_oob and m.iothread))
+                        upd[m.oob] = lit(bool(d.oob and wants and m.iothread))
                         self.reply(c, i, True, upd, ok_caps=True)
                         self.finish(m, t, top, upd)
                         self.act("dispatch_capabilities", t.name, gd & ~m.mode, upd, "dispatcher", **p)
@@ -795,12 +814,16 @@ class _Builder:
                         self.finish(m, t, top, upd)
                         self.act("dispatch_capabilities_again", t.name, gd & m.mode, upd, "dispatcher", **p)
                         continue
-                    # negotiation mode: only qmp_capabilities exists (§3.1 step 2)
+                    # negotiation mode: only qmp_capabilities exists (§3.1 step 2); an
+                    # unknown command is CommandNotFound in either mode (check 6)
                     upd = dict(base)
                     self.reply(c, i, True, upd, cls="CommandNotFound")
                     self.finish(m, t, top, upd)
-                    self.act("dispatch_not_negotiated", t.name, gd & ~m.mode, upd, "dispatcher", **p)
+                    self.act("dispatch_not_found", t.name, gd & (~m.mode | lit(cmd == "unknown")), upd,
+                             "dispatcher", **p)
                     gd = gd & m.mode
+                    if cmd == "unknown":
+                        continue
                     coroutine = cmd in ("coroutine", "hang") or (cmd == "device_add" and d.device_add == "coroutine-drain")
                     if coroutine:
                         target = K.AIO if d.coroutine_ctx == "aio" else K.IOH
@@ -831,7 +854,8 @@ class _Builder:
         if cmd == "noreply":
             self.resolve_silently(c, i, upd, lost=False)
         else:
-            self.reply(c, i, True, upd, kind_event=lit(cmd == "event"))
+            self.reply(c, i, True, upd, kind_event=lit(cmd == "event"), may_fail=True,
+                       has_id=KINDS[k].has_id)
         self.finish(m, t, top, upd)
         self.act("dispatcher_reply", t.name, kg & (self.dpc == K.D_REPLY), upd, "dispatcher", **p)
         if cmd not in ("coroutine", "hang", "device_add"):
@@ -863,7 +887,7 @@ class _Builder:
         self.act("coroutine_end", t.name, kg & (self.dpc == K.D_CO_END), upd, "dispatcher", **p)
         # back in iohandler_ctx: monitor_qmp_dispatch writes the reply
         upd = {}
-        self.reply(c, i, True, upd)
+        self.reply(c, i, True, upd, may_fail=True, has_id=KINDS[k].has_id)
         self.finish(m, t, top, upd)
         self.act("dispatcher_reply", t.name, kg & (self.dpc == K.D_AFTER), upd, "dispatcher", after=1, **p)
 
@@ -989,7 +1013,7 @@ class _Builder:
                     for j, slot in enumerate(m.ap):
                         upd = {slot: 0}
                         id_from = m.lastid if d.async_reply_id == "monitor-current" else None
-                        self.reply(c, i, True, upd, id_from=id_from)
+                        self.reply(c, i, True, upd, id_from=id_from, may_fail=True)
                         self.act("async_complete", "main", slot == r, upd, fair_env, mon=m.idx, req=r, slot=j)
 
     # HMP ---------------------------------------------------------------------------

@@ -34,6 +34,7 @@ __all__ = [
     "find_deadlock_cycle",
     "node_kind",
     "node_label",
+    "normalize_cycle",
     "ref_name",
     "wait_for_graph",
 ]
@@ -193,6 +194,15 @@ def find_deadlock_cycle(g: nx.DiGraph) -> Cycle | None:
     if best is None:
         return None
     return list(zip(best, best[1:] + best[:1], strict=True))
+
+
+def normalize_cycle(cycle: Sequence[Sequence[str]]) -> Cycle:
+    """``cycle`` as ``[(waiter, holder), ...]`` rotated to start at its smallest waiter name."""
+    pairs = [(c[0], c[1]) for c in cycle]
+    if not pairs:
+        return []
+    k = min(range(len(pairs)), key=lambda i: pairs[i][0])
+    return pairs[k:] + pairs[:k]
 
 
 def cycle_edges(cycle: Iterable[Sequence[str]]) -> set[tuple[str, str]]:

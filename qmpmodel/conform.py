@@ -1,0 +1,792 @@
+"""Conformance: is a recorded QMP transcript a behaviour of the model?
+
+``conform(lines, spec)`` searches over the model's internal steps and over the
+interleavings allowed by per-connection order for a run whose external
+behaviour (requests written, greetings, replies and events received,
+connects, disconnects, external releases of blocked commands) is the
+transcript's.  ``docs/conformance.md`` documents the mapping table and the
+matching rules; the summary:
+
+* configuration from the transcript: monitors (by first appearance), one model
+  client per connection (in connect order), the command mix through the
+  mapping table (:data:`BUILTIN_COMMANDS`, extensible from the spec);
+* the design from the spec, except the three *client* axes, which describe
+  the environment: the transcript is the client (``client_discipline`` and
+  ``client_wait_negotiation`` off, ``client_oob`` on iff some connection
+  negotiates ``oob``);
+* a search state is (model state, per connection: requests handed to the
+  model, cursor into the other observations, released blocked requests);
+* a request may be handed to the model only after every observation that
+  precedes it on its connection was consumed; it may be handed later than its
+  line (the socket buffers it);
+* a step whose :class:`~qmpmodel.model.Emit` reaches a connected client must
+  match that client's next received observation: a reply to the same request
+  (by id, by position without id) with a compatible class, or an event;
+* ``{"release": ID}`` comments are barriers: every earlier observation of the
+  connection consumed, every earlier request handed to the model unless its
+  monitor is suspended, and the model quiescent (no enabled weakly fair
+  internal step); ``blocking_complete`` of that request only afterwards;
+* request slots are recycled once a request is answered and no longer
+  referenced (a renumbering that the model's symmetry in ``seq`` allows), so
+  long transcripts fit the model's ``requests <= 10``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from qmpmodel.design import KINDS, Bounds, Design
+from qmpmodel.errors import InputError, close_matches
+from qmpmodel.expr import to_python
+from qmpmodel.model import Model, compile_successors
+from qmpmodel.specs import Spec, parse_spec
+from qmpmodel.statemachine import build_model
+from qmpmodel.transcript import (
+    Observation,
+    TranscriptLine,
+    canonical_json,
+    load_transcript,
+    observations,
+)
+
+__all__ = [
+    "BUILTIN_COMMANDS",
+    "CONFORM_KINDS",
+    "ConformResult",
+    "ConformSpec",
+    "conform",
+    "conform_file",
+    "load_conform_spec",
+]
+
+#: Command name -> model command kind (``docs/conformance.md``).  ``event``
+#: commands may also be matched as ``quick`` per request (a second ``stop``
+#: raises no STOP); ``oob`` commands map to ``oob`` under ``exec-oob`` and to
+#: ``oob-inband`` under ``execute``.  A request named by a ``release`` comment
+#: is ``blocking`` whatever its name.  Everything else is ``quick``.
+BUILTIN_COMMANDS: Mapping[str, str] = {
+    "block_resize": "coroutine",
+    "screendump": "coroutine",
+    "migrate-pause": "oob",
+    "migrate-recover": "oob",
+    "yank": "oob",
+    "query-yank": "oob",
+    "x-oob-test": "oob",
+    "stop": "event",
+    "cont": "event",
+    "quit": "event",
+}
+
+#: Values allowed in a spec's ``[conform.commands]`` table.
+CONFORM_KINDS: tuple[str, ...] = ("quick", "blocking", "coroutine", "oob", "event", "noreply", "hang", "device-add")
+
+#: Error descriptions that are decided before any handler runs and that the
+#: model represents by its own error replies: a model ``return`` never
+#: explains them (see "Reply classes" in docs/conformance.md).
+_NOT_HANDLER = re.compile(
+    r"^(JSON parse error|JSON token|JSON nesting|QMP input must be a JSON object"
+    r"|QMP input member 'exec-oob' is unexpected|The command \S+ does not support OOB"
+    r"|Expecting capabilities negotiation)")
+
+_INTERNAL_FAIR = frozenset({"reader", "dispatcher", "main", "vcpu", "call_rcu", "iothread"})
+_MAX_REQUESTS = 10  # statemachine's bound on bounds.requests
+_D_IDLE = (0, 1, 9)  # dispatcher pc values where dsp.req is stale: D_WAIT, D_POP, D_EXIT
+
+
+# --------------------------------------------------------------------------
+# Spec with the conform extension
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConformSpec:
+    spec: Spec
+    commands: Mapping[str, str] = field(default_factory=dict)  # [conform.commands]
+    schema_kinds: Mapping[str, str] = field(default_factory=dict)  # from [commands] qapi
+
+
+def load_conform_spec(path: str | Path) -> ConformSpec:
+    """Read a spec; a ``[conform.commands]`` table maps command names to kinds.
+
+    The table is removed before the ordinary spec parser sees the file.  A
+    ``[commands] qapi = …`` schema also feeds the mapping (allow-oob -> oob,
+    coroutine -> coroutine, success-response false -> noreply).
+    """
+    src = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as e:
+        raise InputError(src, None, "a readable spec file", e.strerror) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise InputError(src, None, "valid TOML (UTF-8)", str(e).split(" (at ")[0]) from None
+    conf = data.pop("conform", {})
+    if not isinstance(conf, dict):
+        raise InputError(src, "conform", "a table", type(conf).__name__)
+    for k in conf:
+        if k != "commands":
+            raise InputError(src, f"conform.{k}", "only the key 'commands'", repr(k), close_matches(k, ["commands"]))
+    cmds = conf.get("commands", {})
+    if not isinstance(cmds, dict):
+        raise InputError(src, "conform.commands", "a table of command name = kind", type(cmds).__name__)
+    for name, kind in cmds.items():
+        if kind not in CONFORM_KINDS:
+            raise InputError(src, f"conform.commands.{name}", "one of " + ", ".join(CONFORM_KINDS), repr(kind),
+                             close_matches(str(kind), CONFORM_KINDS))
+    spec = parse_spec(data, src)
+    schema_kinds: dict[str, str] = {}
+    tbl = data.get("commands")
+    if isinstance(tbl, dict) and isinstance(tbl.get("qapi"), str):
+        from qmpmodel.qapi import load_schema, model_kind
+
+        p = Path(tbl["qapi"])
+        full = p if p.is_absolute() else Path(src).parent / p
+        for c in load_schema(full).commands:
+            schema_kinds[c.name] = model_kind(c)
+    return ConformSpec(spec, dict(cmds), schema_kinds)
+
+
+# --------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class ConformResult:
+    transcript: str
+    verdict: str  # accepted | rejected | unknown
+    line: int | None = None
+    message: str = ""
+    allowed: list[str] = field(default_factory=list)
+    states: int = 0
+    seconds: float = 0.0
+    config: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> bool:
+        return self.verdict == "accepted"
+
+    def render(self) -> str:
+        if self.accepted:
+            return f"{self.transcript}: conforms ({self.states:,} states)"
+        where = f"{self.transcript}:{self.line}" if self.line else self.transcript
+        allowed = "; ".join(self.allowed) if self.allowed else "nothing on this connection"
+        head = "undecided" if self.verdict == "unknown" else "no model behaviour explains"
+        return f"{where}: {head} {self.message}; the model allowed: {allowed}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"transcript": self.transcript, "verdict": self.verdict, "line": self.line,
+                "message": self.message, "allowed": self.allowed, "states": self.states,
+                "seconds": round(self.seconds, 3), "config": self.config, "notes": self.notes}
+
+
+# --------------------------------------------------------------------------
+# Transcript analysis
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class _Item:
+    """One observation of a connection, or a release barrier."""
+
+    what: str  # connect | greeting | recv | release | disconnect | eof | unrecognized
+    line: int
+    obs: Observation | None = None
+    release: str | None = None  # canonical id named by a release comment
+    reqs_before: int = 0  # requests of the connection written before this item
+
+
+@dataclass
+class _Req:
+    obs: Observation
+    items_before: int  # non-request items before it on its connection
+    kinds: tuple[str, ...] = ()  # candidate model kinds (seq 0: qmp_capabilities)
+    unsupported: str | None = None  # why the model cannot send it
+
+    @property
+    def expected_id(self) -> str | None:
+        return self.obs.id if self.obs.request_kind in ("execute", "exec-oob", "other") else None
+
+    def describe(self, conn: str) -> str:
+        o = self.obs
+        if o.request_kind in ("parse-error", "non-object"):
+            return f"{conn}'s {o.request_kind} request (line {o.line})"
+        name = o.id if o.id is not None else (repr(o.command) if o.command else "request")
+        return f"{conn}'s request {name} (line {o.line})"
+
+
+@dataclass
+class _Conn:
+    label: str
+    index: int
+    monitor: int
+    items: list[_Item]
+    reqs: list[_Req]
+    oob: bool = False
+
+
+def _kind_of(name: str | None, cspec: ConformSpec) -> str:
+    if name is None:
+        return "quick"
+    if name in cspec.commands:
+        return cspec.commands[name]
+    if name in BUILTIN_COMMANDS:
+        return BUILTIN_COMMANDS[name]
+    return cspec.schema_kinds.get(name, "quick")
+
+
+def _analyse(lines: Sequence[TranscriptLine], cspec: ConformSpec, source: str) -> list[_Conn]:
+    per = observations(lines)
+    released_ids: dict[str, int] = {}
+    releases: list[tuple[int, str | None, str]] = []
+    for ln in lines:
+        if ln.is_comment and "release" in ln.data:
+            rid = canonical_json(ln.data["release"])
+            releases.append((ln.lineno, ln.conn, rid))
+            released_ids.setdefault(rid, ln.lineno)
+    conns: list[_Conn] = []
+    monitors: dict[str, int] = {}
+    order = sorted(per, key=lambda c: per[c][0].line)
+    id_conn: dict[str, str] = {}
+    for label in order:
+        for o in per[label]:
+            if o.kind == "request" and o.id is not None:
+                id_conn.setdefault(o.id, label)
+    for idx, label in enumerate(order):
+        obs = per[label]
+        mon = obs[0].monitor or "?"
+        monitors.setdefault(mon, len(monitors))
+        merged: list[tuple[int, int, Any]] = [(o.line, n, o) for n, o in enumerate(obs)]
+        for rel_line, conn, rid in releases:
+            owner = conn if conn is not None else id_conn.get(rid)
+            if owner == label:
+                merged.append((rel_line, -1, rid))
+        merged.sort(key=lambda t: (t[0], t[1]))
+        items: list[_Item] = []
+        reqs: list[_Req] = []
+        for at_line, _n, o in merged:
+            if isinstance(o, str):
+                items.append(_Item("release", at_line, release=o, reqs_before=len(reqs)))
+            elif o.kind == "request":
+                reqs.append(_Req(o, len(items)))
+            else:
+                what = {"reply": "recv", "event": "recv"}.get(o.kind, o.kind)
+                items.append(_Item(what, at_line, o, reqs_before=len(reqs)))
+        conns.append(_Conn(label, idx, monitors[mon], items, reqs))
+    for cn in conns:
+        _classify(cn, cspec, released_ids)
+    return conns
+
+
+def _classify(cn: _Conn, cspec: ConformSpec, released_ids: Mapping[str, int]) -> None:
+    caps_seen = False
+    for n, rq in enumerate(cn.reqs):
+        o = rq.obs
+        is_caps = o.request_kind == "execute" and o.command == "qmp_capabilities"
+        if n == 0:
+            if is_caps:
+                rq.kinds = ("qmp_capabilities",)
+                enable: Any = []
+                try:
+                    import json
+
+                    args = json.loads(o.arguments) if o.arguments else {}
+                    enable = args.get("enable", []) if isinstance(args, dict) else []
+                except ValueError:  # pragma: no cover - canonical JSON always parses
+                    enable = []
+                cn.oob = isinstance(enable, list) and "oob" in enable
+                caps_seen = True
+            else:
+                rq.unsupported = ("the model's first request of a session (seq 0) is always qmp_capabilities; "
+                                  "this connection sends something else first (model change M2)")
+            continue
+        if not caps_seen:
+            rq.unsupported = "follows an unsupported first request"
+            continue
+        if is_caps:
+            rq.unsupported = ("qmp_capabilities again: the model sends qmp_capabilities only as seq 0 "
+                              "(model change M2)")
+            continue
+        if o.request_kind == "parse-error":
+            rq.kinds = ("parse-error",)
+        elif o.request_kind == "non-object":
+            rq.kinds = ("nonobject",)
+        elif o.request_kind == "exec-oob":
+            k = _kind_of(o.command, cspec)
+            rq.kinds = ("oob",) if (k == "oob" and cn.oob) else ("exec-oob-bad",)
+        else:  # execute (string or not) or another object: in-band
+            k = "quick" if o.request_kind == "other" else _kind_of(o.command, cspec)
+            if o.id is not None and o.id in released_ids:
+                k = "blocking"
+            if k == "oob":
+                rq.kinds = ("oob-inband",)
+            elif k == "event":
+                rq.kinds = ("event", "quick")
+            else:
+                rq.kinds = (k,)
+
+
+# --------------------------------------------------------------------------
+# The model, compiled once per configuration
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class _Compiled:
+    model: Model
+    succ: Callable[[tuple[int, ...]], list[tuple[int, tuple[int, ...]]]]
+    kinds: tuple[str, ...]
+    nr: int
+    emit_to: list[list[Callable[[tuple[int, ...]], int]]]
+    idx: dict[str, int]
+
+
+@lru_cache(maxsize=16)
+def _compile(design_items: tuple[tuple[str, Any], ...], bounds: Bounds) -> _Compiled:
+    model = build_model(Design(dict(design_items)), bounds, "<conform>")
+    succ = compile_successors(model)
+    emit_to: list[list[Callable[[tuple[int, ...]], int]]] = []
+    cache: dict[str, Callable[[tuple[int, ...]], int]] = {}
+    for a in model.actions:
+        fns = []
+        for e in a.emits:
+            src = to_python(e.to)
+            if src not in cache:
+                cache[src] = eval(f"lambda s: {src}")
+            fns.append(cache[src])
+        emit_to.append(fns)
+    idx = {v.name: v.index for v in model.layout.vars}
+    kinds = tuple(dict.fromkeys(bounds.mix))
+    return _Compiled(model, succ, kinds, bounds.requests + 1, emit_to, idx)
+
+
+# --------------------------------------------------------------------------
+# Search
+# --------------------------------------------------------------------------
+
+
+class _Search:
+    def __init__(self, conns: list[_Conn], cm: _Compiled, design: Design, bounds: Bounds,
+                 max_states: int, deadline: float | None) -> None:
+        self.conns = conns
+        self.cm = cm
+        self.d = design
+        self.b = bounds
+        self.max_states = max_states
+        self.deadline = deadline
+        self.nr = cm.nr
+        ix = cm.idx
+        self.kid = {k: i + 1 for i, k in enumerate(cm.kinds)}
+        self.kid["qmp_capabilities"] = 0
+        self.sent = [ix[f"client{c}.sent"] for c in range(len(conns))]
+        self.ans = [[ix[f"client{c}.answered{i}"] for i in range(self.nr)] for c in range(len(conns))]
+        self.kindv = [[ix[f"client{c}.kind{i}"] for i in range(1, self.nr)] for c in range(len(conns))]
+        self.evv = [[ix[f"client{c}.event{i}"] for i in range(1, self.nr)] if f"client{c}.event1" in ix else []
+                    for c in range(len(conns))]
+        self.lastv = [(ix[f"client{c}.last_inband"], ix[f"client{c}.last_any"]) for c in range(len(conns))]
+        self.susp = [ix[f"mon{m}.suspend_cnt"] for m in range(bounds.monitors)]
+        self.dpc, self.dreq = ix["dsp.pc"], ix["dsp.req"]
+        pat = re.compile(r"^(mon\d+\.(q|in|async)\d+|event\.deferred|mon\d+\.last_id)$")
+        self.refvars = [i for n, i in ix.items() if pat.match(n)]
+        self.strict_refs = [i for n, i in ix.items() if pat.match(n) and not n.endswith("last_id")]
+        self.compaction = design.dispatch == "queue"
+        # which (conn, request index) have a release barrier
+        self.release_of: dict[tuple[int, int], int] = {}
+        self.id_index: dict[str, list[tuple[int, int]]] = {}
+        for cn in conns:
+            for k, rq in enumerate(cn.reqs):
+                if rq.obs.id is not None:
+                    self.id_index.setdefault(rq.obs.id, []).append((cn.index, k))
+        for cn in conns:
+            for it in cn.items:
+                if it.what == "release" and it.release in self.id_index:
+                    self.release_of.setdefault(self.id_index[it.release][0], it.line)
+        acts = cm.model.actions
+        self.fam = [a.family for a in acts]
+        self.par = [dict(a.params) for a in acts]
+        self.internal = [a.fair in _INTERNAL_FAIR for a in acts]
+        # progress bookkeeping
+        n = len(conns)
+        self.max_rc = [0] * n
+        self.max_sc = [0] * n
+        self.offers: dict[tuple[int, str, int], set[str]] = {}
+        #: cursors of states where a written request could not be handed to the
+        #: model because all its request slots were in use
+        self.exhausted_at: set[tuple[tuple[int, ...], tuple[int, ...]]] = set()
+        self.diverge: tuple[int, int] | None = None  # (conn, item position) once rejected
+        self.states = 0
+        self.budget_hit = False
+        expected_caps = ["oob"] if design.oob else []
+        self.expected_caps = expected_caps
+
+    # -- helpers ---------------------------------------------------------------
+    def offer(self, c: int, what: str, pos: int, text: str) -> None:
+        s = self.offers.setdefault((c, what, pos), set())
+        if len(s) < 12:
+            s.add(text)
+
+    def req_of_ref(self, s: tuple[int, ...], sc: tuple[int, ...], ref: int) -> tuple[int, int]:
+        c, i = divmod(ref - 1, self.nr)
+        return c, i + sc[c] - s[self.sent[c]]
+
+    def describe_emit(self, s: tuple[int, ...], sc: tuple[int, ...], e: Any) -> str:
+        if e.what != "reply":
+            return "an event"
+        c, k = self.req_of_ref(s, sc, e.ref)
+        if 0 <= k < len(self.conns[c].reqs):
+            return f"the reply to {self.conns[c].reqs[k].describe(self.conns[c].label)} [{e.cls}]"
+        return f"a reply [{e.cls}]"  # pragma: no cover
+
+    def match(self, s: tuple[int, ...], sc: tuple[int, ...], e: Any, it: _Item) -> bool:
+        if it.what != "recv" or it.obs is None:
+            return False
+        o = it.obs
+        if e.what == "event":
+            return o.kind == "event"
+        if o.kind != "reply":
+            return False
+        c, k = self.req_of_ref(s, sc, e.ref)
+        rq = self.conns[c].reqs[k]
+        if o.id != rq.expected_id:
+            return False
+        got = "return" if o.ok else (o.error_class or "?")
+        if got == e.cls:
+            return True
+        # the model does not decide whether qmp_dispatch's argument checks or the
+        # handler fail: its "return" also explains a GenericError from them
+        # (model change M1); not for qmp_capabilities, whose success changes mode
+        return (e.cls == "return" and got == "GenericError" and k > 0
+                and not _NOT_HANDLER.match(o.error_desc or ""))
+
+    def quiescent(self, succs: list[tuple[int, tuple[int, ...]]]) -> list[str]:
+        return [self.cm.model.actions[a].label for a, _ in succs if self.internal[a]]
+
+    def canon(self, s: tuple[int, ...]) -> tuple[int, ...]:
+        if not self.compaction:
+            return s
+        nr = self.nr
+        for c in range(len(self.conns)):
+            sv = self.sent[c]
+            while s[sv] >= 2 and s[self.ans[c][1]]:
+                r1 = c * nr + 2
+                if any(s[v] == r1 for v in self.strict_refs):
+                    break
+                if s[self.dreq] == r1 and s[self.dpc] not in _D_IDLE:
+                    break
+                lst = list(s)
+                lo, hi = c * nr + 3, c * nr + nr
+                for v in [*self.refvars, self.dreq]:
+                    x = lst[v]
+                    if x == r1:
+                        lst[v] = 0
+                    elif lo <= x <= hi:
+                        lst[v] = x - 1
+                kv, av, ev = self.kindv[c], self.ans[c], self.evv[c]
+                for j in range(len(kv) - 1):
+                    lst[kv[j]] = lst[kv[j + 1]]
+                lst[kv[-1]] = 0
+                for j in range(1, nr - 1):
+                    lst[av[j]] = lst[av[j + 1]]
+                lst[av[nr - 1]] = 0
+                if ev:
+                    for j in range(len(ev) - 1):
+                        lst[ev[j]] = lst[ev[j + 1]]
+                    lst[ev[-1]] = 0
+                for v in self.lastv[c]:
+                    if lst[v] >= 1:
+                        lst[v] -= 1
+                lst[sv] -= 1
+                s = tuple(lst)
+        return s
+
+    def bound_matters(self) -> bool:
+        """Could more request slots let the search consume the diverging item?
+
+        Only if, in a state stuck at that item with its slots exhausted, a
+        request that could explain the item was not yet in the model.
+        """
+        if self.diverge is None:
+            return False
+        cx, px = self.diverge
+        at = [(rc, sc) for rc, sc in self.exhausted_at if rc[cx] == px]
+        if not at:
+            return False
+        items = self.conns[cx].items
+        it = items[px] if px < len(items) else None
+        if it is None:
+            return False
+        if it.what == "release":
+            return True
+        if it.what != "recv" or it.obs is None:
+            return False
+        if it.obs.kind == "reply":
+            if it.obs.id is None:
+                return True
+            targets = self.id_index.get(it.obs.id, [])
+            return any(sc[c] <= k for _rc, sc in at for c, k in targets)
+        evs = [(cn.index, k) for cn in self.conns for k, rq in enumerate(cn.reqs) if "event" in rq.kinds]
+        return any(sc[c] <= k for _rc, sc in at for c, k in evs)
+
+    # -- the search --------------------------------------------------------------
+    def run(self) -> bool:
+        conns = self.conns
+        n = len(conns)
+        init: tuple[Any, ...] = (self.cm.model.init, (0,) * n, (0,) * n, frozenset())
+        seen = {init}
+        stack = [init]
+        succ = self.cm.succ
+        actions = self.cm.model.actions
+        ends = tuple(len(cn.items) for cn in conns)
+        while stack:
+            st = stack.pop()
+            s, sc, rc, rel = st
+            self.states += 1
+            if self.states > self.max_states or (
+                    self.deadline is not None and self.states % 2048 == 0 and time.monotonic() > self.deadline):
+                self.budget_hit = True
+                return False
+            for c in range(n):
+                if rc[c] > self.max_rc[c]:
+                    self.max_rc[c] = rc[c]
+                if sc[c] > self.max_sc[c]:
+                    self.max_sc[c] = sc[c]
+            if rc == ends:
+                return True
+            succs = succ(s)
+            nexts: list[tuple[Any, ...]] = []
+            # release barriers (not a model action)
+            for c in range(n):
+                if rc[c] < ends[c] and conns[c].items[rc[c]].what == "release":
+                    it = conns[c].items[rc[c]]
+                    if sc[c] < it.reqs_before and s[self.susp[conns[c].monitor]] <= 0:
+                        rq = conns[c].reqs[sc[c]]
+                        self.offer(c, "item", rc[c], f"first handing {rq.describe(conns[c].label)} to a "
+                                   "readable monitor (it was written before the release)")
+                        continue
+                    busy = self.quiescent(succs)
+                    if busy:
+                        self.offer(c, "item", rc[c], "the release only after its internal steps: "
+                                   + ", ".join(busy[:4]))
+                        continue
+                    new_rel = rel
+                    if it.release in self.id_index:
+                        new_rel = rel | {self.id_index[it.release][0]}
+                    rc2 = (*rc[:c], rc[c] + 1, *rc[c + 1:])
+                    nexts.append((s, sc, rc2, new_rel))
+            for a, s2 in succs:
+                fam = self.fam[a]
+                p = self.par[a]
+                sc2, rc2 = sc, rc
+                if fam == "send":
+                    c = p["client"]
+                    k = sc[c]
+                    cn = conns[c]
+                    if k >= len(cn.reqs):
+                        continue
+                    rq = cn.reqs[k]
+                    if rc[c] < rq.items_before:
+                        continue
+                    if rq.unsupported:
+                        self.offer(c, "req", k, "nothing: " + rq.unsupported)
+                        continue
+                    if not any(self.kid.get(kk) == p["kind"] for kk in rq.kinds):
+                        continue
+                    sc2 = (*sc[:c], k + 1, *sc[c + 1:])
+                elif fam in ("connect", "disconnect"):
+                    c = p["client"]
+                    if rc[c] >= ends[c] or conns[c].items[rc[c]].what != fam:
+                        continue
+                    pos = rc[c] + 1
+                    if fam == "connect" and pos < ends[c] and conns[c].items[pos].what == "greeting":
+                        g = conns[c].items[pos].obs
+                        caps = list(g.capabilities or ()) if g else []
+                        if sorted(caps) != sorted(self.expected_caps):
+                            self.offer(c, "item", pos, f"a greeting offering {self.expected_caps}")
+                            continue
+                        pos += 1
+                    rc2 = (*rc[:c], pos, *rc[c + 1:])
+                elif fam == "blocking_complete":
+                    ref = s[self.dreq]
+                    key = self.req_of_ref(s, sc, ref)
+                    if key in self.release_of and key not in rel:
+                        continue
+                emits = actions[a].emits
+                ok = True
+                if emits:
+                    rcl = list(rc2)
+                    for e, fn in zip(emits, self.cm.emit_to[a], strict=True):
+                        to = fn(s)
+                        if not to:
+                            continue
+                        c = to - 1
+                        nxt_it = conns[c].items[rcl[c]] if rcl[c] < ends[c] else None
+                        if nxt_it is not None and self.match(s, sc, e, nxt_it):
+                            rcl[c] += 1
+                            continue
+                        self.offer(c, "item", rcl[c], self.describe_emit(s, sc, e))
+                        ok = False
+                        break
+                    if not ok:
+                        continue
+                    rc2 = tuple(rcl)
+                nexts.append((self.canon(s2), sc2, rc2, rel))
+            # request slots exhausted: the model cannot take the next written request
+            for c in range(n):
+                k = sc[c]
+                if k < len(conns[c].reqs) and rc[c] >= conns[c].reqs[k].items_before \
+                        and s[self.sent[c]] >= self.nr and not conns[c].reqs[k].unsupported:
+                    if len(self.exhausted_at) < 100_000:
+                        self.exhausted_at.add((rc, sc))
+            # explore consuming steps first (pushed last)
+            nexts.sort(key=lambda t: sum(t[2]) + sum(t[1]))
+            for t in nexts:
+                if t not in seen:
+                    seen.add(t)
+                    stack.append(t)
+        return False
+
+
+# --------------------------------------------------------------------------
+# Entry points
+# --------------------------------------------------------------------------
+
+
+def _config(conns: list[_Conn], cspec: ConformSpec, requests: int) -> tuple[Design, Bounds, list[str]]:
+    spec = cspec.spec
+    notes: list[str] = []
+    n_mon = max((cn.monitor for cn in conns), default=0) + 1
+    kinds_used = {k for cn in conns for rq in cn.reqs[1:] for k in rq.kinds}
+    mix = tuple(k for k in KINDS if k in kinds_used) or ("quick",)
+    any_oob = any(cn.oob for cn in conns)
+    if any_oob and not all(cn.oob for cn in conns if cn.reqs and cn.reqs[0].kinds):
+        notes.append("connections differ in negotiating oob; the model's client_oob is global, so "
+                     "client_oob = true over-approximates the others (model change M3)")
+    values = dict(spec.design.values)
+    values.update(client_discipline=False, client_wait_negotiation=False, client_oob=any_oob)
+    design = Design(values)
+    bounds = replace(spec.bounds, monitors=n_mon, clients=len(conns), requests=requests, mix=mix,
+                     client_monitors=tuple(cn.monitor for cn in conns), iothread_monitors=(), hmp=0)
+    return design, bounds, notes
+
+
+def conform(lines: Sequence[TranscriptLine], cspec: ConformSpec, source: str = "<transcript>",
+            max_states: int = 2_000_000, timeout: float | None = None) -> ConformResult:
+    """Decide whether transcript *lines* is a behaviour of the model of *cspec*."""
+    t0 = time.monotonic()
+    conns = _analyse(lines, cspec, source)
+    if not conns:
+        raise InputError(source, None, "at least one connection", "none")
+    n_mon = max(cn.monitor for cn in conns) + 1
+    if n_mon > 4 or len(conns) > 6:
+        raise InputError(source, None, "a configuration the model can hold (at most 4 monitors and 6 "
+                         "connections)", f"{n_mon} monitors, {len(conns)} connections",
+                         "configuration too large: split the transcript")
+    need = max((len(cn.reqs) - 1 for cn in conns), default=0)
+    need = max(need, 1)
+    ladder = sorted({min(need, r) for r in (2, 4, _MAX_REQUESTS)})
+    deadline = t0 + timeout if timeout else None
+    total = 0
+    res: ConformResult | None = None
+    for requests in ladder:
+        design, bounds, notes = _config(conns, cspec, requests)
+        cm = _compile(tuple(sorted(design.values.items())), bounds)
+        srch = _Search(conns, cm, design, bounds, max_states, deadline)
+        ok = srch.run()
+        total += srch.states
+        config = {"monitors": bounds.monitors, "clients": bounds.clients, "requests": requests,
+                  "mix": list(bounds.mix), "client_monitors": list(bounds.client_monitors),
+                  "connections": [cn.label for cn in conns], "client_oob": design.client_oob}
+        if ok:
+            return ConformResult(source, "accepted", states=total, seconds=time.monotonic() - t0,
+                                 config=config, notes=notes)
+        res = _reject(srch, source, config, notes)
+        res.states = total
+        if srch.budget_hit:
+            res.verdict = "unknown"
+            res.notes.append(f"state budget ({max_states:,}) or timeout reached")
+            break
+        if not srch.bound_matters():
+            break
+        if requests == ladder[-1]:
+            res.verdict = "unknown"
+            res.notes.append(f"the model's request slots ({requests} per session, the model's maximum is "
+                             f"{_MAX_REQUESTS}) were exhausted on some path: the rejection may be an artifact "
+                             "of the bound (configuration too large)")
+    assert res is not None
+    res.seconds = time.monotonic() - t0
+    return res
+
+
+def _reject(srch: _Search, source: str, config: dict[str, Any], notes: list[str]) -> ConformResult:
+    conns = srch.conns
+    cands: list[tuple[int, int, str, int]] = []  # (line, conn, what, pos)
+    for cn in conns:
+        c = cn.index
+        if srch.max_rc[c] < len(cn.items):
+            cands.append((cn.items[srch.max_rc[c]].line, c, "item", srch.max_rc[c]))
+        if srch.max_sc[c] < len(cn.reqs):
+            rq = cn.reqs[srch.max_sc[c]]
+            # a request is stuck only if every observation before it was consumed
+            if srch.max_rc[c] >= rq.items_before and rq.unsupported:
+                cands.append((rq.obs.first_line or rq.obs.line, c, "req", srch.max_sc[c]))
+    _line, c, what, pos = min(cands)
+    srch.diverge = (c, pos if what == "item" else srch.max_rc[c])
+    cn = conns[c]
+    allowed = sorted(srch.offers.get((c, what, pos), set()))
+    if what == "req":
+        rq = cn.reqs[pos]
+        what_req = " ".join(x for x in (rq.obs.request_kind, rq.obs.command) if x)
+        msg = f"the request written on {cn.label} ({what_req})"
+        if rq.unsupported:
+            allowed = ["nothing: " + rq.unsupported]
+        return ConformResult(source, "rejected", rq.obs.line, msg, allowed, config=config, notes=notes)
+    it = cn.items[pos]
+    note = ""
+    if it.what == "release":
+        rel_allowed = allowed
+        nxt = next((j for j in range(pos + 1, len(cn.items)) if cn.items[j].what != "release"), None)
+        note = f" (after the release at line {it.line}, which the model could not reach there)"
+        if nxt is not None:
+            it = cn.items[nxt]
+            # what the model could write there first, then why the release could not happen
+            rel_sorted = sorted(rel_allowed, key=lambda x: (not x.startswith("the reply") and x != "an event", x))
+            allowed = sorted(srch.offers.get((c, "item", nxt), set())) + [
+                f"at the release (line {cn.items[pos].line}): {x}" for x in rel_sorted[:6]]
+    msg = _describe_item(it, cn.label) + note
+    return ConformResult(source, "rejected", it.line, msg, allowed, config=config, notes=notes)
+
+
+def _describe_item(it: _Item, conn: str) -> str:
+    o = it.obs
+    if it.what == "release":
+        return f"the release of {it.release} on {conn}"
+    if o is None:  # pragma: no cover
+        return f"line {it.line}"
+    if o.kind == "reply":
+        cls = "return" if o.ok else o.error_class
+        idt = f" with id {o.id}" if o.id is not None else " without id"
+        return f"the reply{idt} [{cls}] received on {conn}"
+    if o.kind == "event":
+        return f"the event {o.event} received on {conn}"
+    if o.kind == "greeting":
+        return f"the greeting {list(o.capabilities or ())} on {conn}"
+    if o.kind == "unrecognized":
+        return f"the unrecognized line received on {conn} (not a JSON object the model can match)"
+    if o.kind == "eof":
+        return f"the server closing {conn} (eof: the model has no server-side close)"
+    return f"the {o.kind} of {conn}"
+
+
+def conform_file(path: str | Path, cspec: ConformSpec, **kw: Any) -> ConformResult:
+    """Load and check one transcript file (bad input raises :class:`InputError`)."""
+    lines = load_transcript(path)
+    return conform(lines, cspec, str(path), **kw)

@@ -1,0 +1,215 @@
+"""``qmpmodel conform``: recorded QEMU 7.2 transcripts against specs/qemu-current.toml.
+
+Every recorded transcript must conform, except those that need a model change
+(xfail, strict, with the reason; the rejection line is pinned separately so
+the reason stays true).  Every mutant made by the helpers of
+:mod:`qmpmodel.transcript` must be rejected, naming a line at or after the
+mutation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from qmpmodel.cli_conform import conform as conform_cmd
+from qmpmodel.conform import ConformSpec, conform, load_conform_spec
+from qmpmodel.transcript import (
+    TranscriptLine,
+    change_id,
+    drop_reply,
+    dump_transcript,
+    duplicate_reply,
+    event_during_negotiation,
+    load_transcript,
+    move_reply_after,
+    swap_replies,
+)
+
+ROOT = Path(__file__).parent.parent
+DATA = Path(__file__).parent / "data" / "transcripts"
+SPEC = ROOT / "specs" / "qemu-current.toml"
+FIXTURES = sorted(p.stem for p in DATA.glob("*.jsonl"))
+
+#: Transcripts the model cannot explain yet: (line conform names, model change needed).
+NEEDS_MODEL_CHANGE: dict[str, tuple[int, str]] = {
+    "negotiate": (5, "M2: a request before qmp_capabilities (the model's seq 0 is always qmp_capabilities); "
+                     "then a failing and a repeated qmp_capabilities (lines 7, 11)"),
+    "negotiate-oob": (5, "M2: exec-oob before qmp_capabilities (the model's seq 0 is always qmp_capabilities)"),
+    "errors": (5, "M2: a parse error before qmp_capabilities; then M4: CommandNotFound for an unknown "
+                  "command in command mode (line 25); M5: CommandNotFound for exec-oob of an unknown "
+                  "command (line 55)"),
+}
+
+
+@pytest.fixture(scope="module")
+def cspec() -> ConformSpec:
+    return load_conform_spec(SPEC)
+
+
+def lines_of(name: str) -> tuple[TranscriptLine, ...]:
+    return load_transcript(DATA / f"{name}.jsonl")
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_recorded_transcript_conforms(name: str, cspec: ConformSpec) -> None:
+    r = conform(lines_of(name), cspec, name)
+    if name in NEEDS_MODEL_CHANGE:
+        # strict: once the model change lands, drop the entry from NEEDS_MODEL_CHANGE
+        assert not r.accepted, f"{name} conforms now: remove it from NEEDS_MODEL_CHANGE"
+        pytest.xfail(NEEDS_MODEL_CHANGE[name][1])
+    assert r.accepted, r.render()
+
+
+@pytest.mark.parametrize("name", sorted(NEEDS_MODEL_CHANGE))
+def test_model_change_reasons_are_current(name: str, cspec: ConformSpec) -> None:
+    """The xfail reasons above name the line conform actually stops at."""
+    r = conform(lines_of(name), cspec, name)
+    assert r.verdict == "rejected"
+    assert r.line == NEEDS_MODEL_CHANGE[name][0], r.render()
+    assert "model change M2" in r.render()
+
+
+# -- mutants ------------------------------------------------------------------
+
+Mutator = Callable[[tuple[TranscriptLine, ...]], tuple[list[TranscriptLine], int]]
+
+
+def _idx(f: Callable[..., tuple[list[TranscriptLine], int]], i: int) -> Mutator:
+    return lambda lines: f(lines, index=i)
+
+
+MUTATORS: dict[str, Mutator] = {
+    **{f"swap{i}": _idx(swap_replies, i) for i in (0, 1, 3)},
+    **{f"drop{i}": _idx(drop_reply, i) for i in (0, 1, 3)},
+    **{f"dup{i}": _idx(duplicate_reply, i) for i in (0, 1, 3)},
+    **{f"change-id{i}": _idx(change_id, i) for i in (0, 1, 3)},
+    "event-negotiating": lambda lines: event_during_negotiation(lines),
+}
+CONFORMING = [n for n in FIXTURES if n not in NEEDS_MODEL_CHANGE]
+MOVES = [("oob-overtakes-blocked", "oob-1", "ib-blocks-1"), ("oob-overtakes-blocked", "oob-2", "blocks-2"),
+         ("queue-full-then-oob", "oob-a", "blocked-1")]
+
+
+def _site(orig: tuple[TranscriptLine, ...], mutant: list[TranscriptLine]) -> int:
+    """The first line where the mutant differs from the original."""
+    for a, b in zip(orig, mutant, strict=False):
+        if dict(a.data) != dict(b.data):
+            return b.lineno
+    return min(len(orig), len(mutant)) + 1
+
+
+def _check_rejected(orig: tuple[TranscriptLine, ...], mutant: list[TranscriptLine], wrong: int,
+                    cspec: ConformSpec, label: str) -> None:
+    r = conform(mutant, cspec, label)
+    assert r.verdict == "rejected", r.render()
+    site = _site(orig, mutant)
+    # the named line is the mutated one, or the first line after the mutation
+    # that no model behaviour explains (e.g. the event following a dropped reply)
+    assert r.line is not None and site <= r.line <= wrong, (site, wrong, r.render())
+    assert r.render().startswith(f"{label}:{r.line}: no model behaviour explains ")
+
+
+@pytest.mark.parametrize("mut", sorted(MUTATORS))
+@pytest.mark.parametrize("name", CONFORMING)
+def test_mutant_rejected(name: str, mut: str, cspec: ConformSpec) -> None:
+    orig = lines_of(name)
+    try:
+        mutant, wrong = MUTATORS[mut](orig)
+    except ValueError as e:
+        pytest.skip(str(e))
+    _check_rejected(orig, mutant, wrong, cspec, f"{name}~{mut}")
+
+
+@pytest.mark.parametrize(("name", "moved", "anchor"), MOVES)
+def test_oob_reply_moved_after_blocked_reply_rejected(name: str, moved: str, anchor: str,
+                                                      cspec: ConformSpec) -> None:
+    orig = lines_of(name)
+    mutant, wrong = move_reply_after(orig, moved, anchor)
+    r = conform(mutant, cspec, "m")
+    assert r.verdict == "rejected" and r.line == wrong, r.render()
+    assert "release" in r.render()
+
+
+def test_moved_reply_without_release_is_legal(cspec: ConformSpec) -> None:
+    """Without the release comment the moved OOB reply is a legal interleaving (docs/transcripts.md)."""
+    orig = [ln for ln in lines_of("oob-overtakes-blocked") if "release" not in ln.data]
+    from qmpmodel.transcript import renumber
+
+    base = renumber([dict(ln.data) for ln in orig])
+    mutant, _ = move_reply_after(base, "oob-1", "ib-blocks-1")
+    assert conform(mutant, cspec, "m").accepted
+
+
+def test_second_stop_without_event_conforms_and_missing_event_is_rejected(cspec: ConformSpec) -> None:
+    lines = lines_of("stop-cont-events")
+    # dropping the STOP event of the first stop: then no event, stop mapped to quick: still legal
+    from qmpmodel.transcript import renumber
+
+    datas = [dict(ln.data) for ln in lines if not (ln.msg and ln.msg.get("event") == "STOP")]
+    assert conform(renumber(datas), cspec, "m").accepted
+    # an extra RESUME after a query-status reply: nothing raises it
+    datas = [dict(ln.data) for ln in lines]
+    i = next(n for n, d in enumerate(datas) if d.get("msg", {}) and d["msg"].get("id") == "status-stopped")
+    datas.insert(i + 1, {"t": datas[i]["t"], "dir": "<-", "conn": "c1",
+                         "msg": {"event": "RESUME", "timestamp": {"seconds": 0, "microseconds": 0}}})
+    r = conform(renumber(datas), cspec, "m")
+    assert r.verdict == "rejected" and r.line == i + 2, r.render()
+
+
+# -- command line ---------------------------------------------------------------
+
+
+def test_cli_accepts_and_writes_json(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    res = CliRunner().invoke(conform_cmd, [str(DATA / "oob-overtakes-blocked.jsonl"), "--spec", str(SPEC),
+                                           "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    doc: dict[str, Any] = json.loads(out.read_text())
+    assert doc["results"][0]["verdict"] == "accepted"
+
+
+def test_cli_rejects_naming_the_line(tmp_path: Path) -> None:
+    mutant, wrong = swap_replies(lines_of("coroutine-commands"), index=3)
+    f = tmp_path / "m.jsonl"
+    f.write_text(dump_transcript(mutant))
+    res = CliRunner().invoke(conform_cmd, [str(f), "--spec", str(SPEC)])
+    assert res.exit_code == 1
+    assert f"{f}:{wrong}: no model behaviour explains" in res.output
+    assert "the model allowed: the reply to c1's request" in res.output
+
+
+@pytest.mark.parametrize("text", [
+    '{"t": 0, "dir": "<-", "conn": "c1", "msg": {}}\n',           # use before connect
+    '{"t": 0, "dir": "--", "conn": "c1", "event": "connect"}\n',  # no monitor
+    "not json\n",
+])
+def test_cli_bad_transcript_exits_2(tmp_path: Path, text: str) -> None:
+    f = tmp_path / "bad.jsonl"
+    f.write_text(text)
+    res = CliRunner().invoke(conform_cmd, [str(f), "--spec", str(SPEC)])
+    assert res.exit_code == 2, res.output
+    assert str(f) in res.output and len(res.output.strip().splitlines()) == 1
+
+
+def test_cli_bad_spec_mapping_exits_2(tmp_path: Path) -> None:
+    spec = tmp_path / "s.toml"
+    spec.write_text(SPEC.read_text() + '\n[conform.commands]\n"query-name" = "blockng"\n')
+    res = CliRunner().invoke(conform_cmd, [str(DATA / "negotiate.jsonl"), "--spec", str(spec)])
+    assert res.exit_code == 2
+    assert "conform.commands.query-name" in res.output and "blocking" in res.output
+
+
+def test_spec_mapping_extends_the_table(tmp_path: Path) -> None:
+    """Mapping query-name to a coroutine command changes nothing observable: still conforms."""
+    spec = tmp_path / "s.toml"
+    spec.write_text(SPEC.read_text() + '\n[conform.commands]\n"query-named-block-nodes" = "coroutine"\n')
+    cs = load_conform_spec(spec)
+    r = conform(lines_of("coroutine-commands"), cs, "m")
+    assert r.accepted, r.render()
+    assert r.config["mix"] == ["quick", "coroutine"]
