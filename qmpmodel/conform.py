@@ -87,16 +87,8 @@ BUILTIN_COMMANDS: Mapping[str, str] = {
 #: Values allowed in a spec's ``[conform.commands]`` table.
 CONFORM_KINDS: tuple[str, ...] = ("quick", "blocking", "coroutine", "oob", "event", "noreply", "hang", "device-add")
 
-#: Error descriptions that are decided before any handler runs and that the
-#: model represents by its own error replies: a model ``return`` never
-#: explains them (see "Reply classes" in docs/conformance.md).
-_NOT_HANDLER = re.compile(
-    r"^(JSON parse error|JSON token|JSON nesting|QMP input must be a JSON object"
-    r"|QMP input member 'exec-oob' is unexpected|The command \S+ does not support OOB"
-    r"|Expecting capabilities negotiation)")
-
 _INTERNAL_FAIR = frozenset({"reader", "dispatcher", "main", "vcpu", "call_rcu", "iothread"})
-_MAX_REQUESTS = 10  # statemachine's bound on bounds.requests
+_MAX_REQUESTS = 16  # statemachine's bound on bounds.requests
 _D_IDLE = (0, 1, 9)  # dispatcher pc values where dsp.req is stale: D_WAIT, D_POP, D_EXIT
 
 
@@ -132,8 +124,9 @@ def load_conform_spec(path: str | Path) -> ConformSpec:
     if not isinstance(conf, dict):
         raise InputError(src, "conform", "a table", type(conf).__name__)
     for k in conf:
-        if k != "commands":
-            raise InputError(src, f"conform.{k}", "only the key 'commands'", repr(k), close_matches(k, ["commands"]))
+        if k not in ("commands", "qapi"):
+            raise InputError(src, f"conform.{k}", "'commands' or 'qapi'", repr(k),
+                             close_matches(k, ["commands", "qapi"]))
     cmds = conf.get("commands", {})
     if not isinstance(cmds, dict):
         raise InputError(src, "conform.commands", "a table of command name = kind", type(cmds).__name__)
@@ -144,10 +137,17 @@ def load_conform_spec(path: str | Path) -> ConformSpec:
     spec = parse_spec(data, src)
     schema_kinds: dict[str, str] = {}
     tbl = data.get("commands")
-    if isinstance(tbl, dict) and isinstance(tbl.get("qapi"), str):
+    # [conform] qapi names the schema of the QEMU that produced the transcripts: it
+    # says which commands exist (others are CommandNotFound) and maps their flags
+    for where, path in (("commands.qapi", tbl.get("qapi") if isinstance(tbl, dict) else None),
+                        ("conform.qapi", conf.get("qapi"))):
+        if path is None:
+            continue
+        if not isinstance(path, str):
+            raise InputError(src, where, "a path to a QAPI schema (a string)", type(path).__name__)
         from qmpmodel.qapi import load_schema, model_kind
 
-        p = Path(tbl["qapi"])
+        p = Path(path)
         full = p if p.is_absolute() else Path(src).parent / p
         for c in load_schema(full).commands:
             schema_kinds[c.name] = model_kind(c)
@@ -287,42 +287,48 @@ def _analyse(lines: Sequence[TranscriptLine], cspec: ConformSpec, source: str) -
     return conns
 
 
-def _classify(cn: _Conn, cspec: ConformSpec, released_ids: Mapping[str, int]) -> None:
-    caps_seen = False
-    for n, rq in enumerate(cn.reqs):
-        o = rq.obs
-        is_caps = o.request_kind == "execute" and o.command == "qmp_capabilities"
-        if n == 0:
-            if is_caps:
-                rq.kinds = ("qmp_capabilities",)
-                enable: Any = []
-                try:
-                    import json
+def _caps_kind(o: Observation) -> str:
+    """qmp_capabilities by its ``enable`` argument: the model's ``caps*`` kinds (§3.1)."""
+    import json
 
-                    args = json.loads(o.arguments) if o.arguments else {}
-                    enable = args.get("enable", []) if isinstance(args, dict) else []
-                except ValueError:  # pragma: no cover - canonical JSON always parses
-                    enable = []
-                cn.oob = isinstance(enable, list) and "oob" in enable
-                caps_seen = True
-            else:
-                rq.unsupported = ("the model's first request of a session (seq 0) is always qmp_capabilities; "
-                                  "this connection sends something else first (model change M2)")
-            continue
-        if not caps_seen:
-            rq.unsupported = "follows an unsupported first request"
-            continue
-        if is_caps:
-            rq.unsupported = ("qmp_capabilities again: the model sends qmp_capabilities only as seq 0 "
-                              "(model change M2)")
-            continue
-        if o.request_kind == "parse-error":
+    try:
+        args = json.loads(o.arguments) if o.arguments else {}
+    except ValueError:  # pragma: no cover - canonical JSON always parses
+        return "caps-bad"
+    enable = args.get("enable", []) if isinstance(args, dict) else None
+    if not isinstance(enable, list) or any(x != "oob" for x in enable):
+        return "caps-bad"
+    return "caps" if "oob" in enable else "caps-nooob"
+
+
+def _classify(cn: _Conn, cspec: ConformSpec, released_ids: Mapping[str, int]) -> None:
+    """Candidate model kinds per request; any request may come first (bounds.negotiate_first off)."""
+    for rq in cn.reqs:
+        o = rq.obs
+        mapped = o.command is not None and (o.command in cspec.commands or o.command in BUILTIN_COMMANDS
+                                            or o.command in cspec.schema_kinds)
+        # with a schema the set of commands is known; without one, an unmapped name
+        # may or may not exist, and both are tried
+        missing = not mapped and bool(cspec.schema_kinds)
+        if o.request_kind == "other" or (o.request_kind == "execute" and not isinstance(o.command, str)):
+            # fails qmp_dispatch's member checks before any lookup (§3.5 checks 3-5)
+            rq.kinds = ("bad-request",)
+        elif o.request_kind == "execute" and o.command == "qmp_capabilities":
+            rq.kinds = (_caps_kind(o),)
+            cn.oob = cn.oob or rq.kinds == ("caps",)
+        elif o.request_kind == "parse-error":
             rq.kinds = ("parse-error",)
         elif o.request_kind == "non-object":
             rq.kinds = ("nonobject",)
         elif o.request_kind == "exec-oob":
             k = _kind_of(o.command, cspec)
-            rq.kinds = ("oob",) if (k == "oob" and cn.oob) else ("exec-oob-bad",)
+            if k == "oob" and not missing:
+                rq.kinds = ("oob",)
+            elif missing:
+                rq.kinds = ("exec-oob-unknown",)
+            else:
+                # a name the mapping does not know may not exist at all (check 6)
+                rq.kinds = ("exec-oob-bad",) if mapped else ("exec-oob-bad", "exec-oob-unknown")
         else:  # execute (string or not) or another object: in-band
             k = "quick" if o.request_kind == "other" else _kind_of(o.command, cspec)
             if o.id is not None and o.id in released_ids:
@@ -331,8 +337,14 @@ def _classify(cn: _Conn, cspec: ConformSpec, released_ids: Mapping[str, int]) ->
                 rq.kinds = ("oob-inband",)
             elif k == "event":
                 rq.kinds = ("event", "quick")
+            elif missing and o.request_kind == "execute":
+                rq.kinds = ("unknown",)
+            elif k == "quick" and not mapped and o.request_kind == "execute":
+                rq.kinds = ("quick", "unknown")
             else:
                 rq.kinds = (k,)
+            if o.id is None and rq.kinds[0] == "quick":
+                rq.kinds = ("quick-noid", *rq.kinds[1:])
 
 
 # --------------------------------------------------------------------------
@@ -461,11 +473,9 @@ class _Search:
         got = "return" if o.ok else (o.error_class or "?")
         if got == e.cls:
             return True
-        # the model does not decide whether qmp_dispatch's argument checks or the
-        # handler fail: its "return" also explains a GenericError from them
-        # (model change M1); not for qmp_capabilities, whose success changes mode
-        return (e.cls == "return" and got == "GenericError" and k > 0
-                and not _NOT_HANDLER.match(o.error_desc or ""))
+        # a handler ran: argument checks or the handler itself may have failed
+        # (the model's Emit.may_fail; QEMU 7.2 transcripts coroutine-commands, errors)
+        return bool(e.may_fail) and got == "GenericError"
 
     def quiescent(self, succs: list[tuple[int, tuple[int, ...]]]) -> list[str]:
         return [self.cm.model.actions[a].label for a, _ in succs if self.internal[a]]
@@ -530,7 +540,11 @@ class _Search:
             return False
         if it.obs.kind == "reply":
             if it.obs.id is None:
-                return True
+                # only a parse error, a non-object or a request without id answers
+                # without an id: could one of those still be handed to the model?
+                noid = [(cx, k) for k, rq in enumerate(self.conns[cx].reqs)
+                        if rq.obs.id is None or set(rq.kinds) & {"parse-error", "nonobject", "garbage"}]
+                return any(sc[c] <= k for _rc, sc in at for c, k in noid)
             targets = self.id_index.get(it.obs.id, [])
             return any(sc[c] <= k for _rc, sc in at for c, k in targets)
         evs = [(cn.index, k) for cn in self.conns for k, rq in enumerate(cn.reqs) if "event" in rq.kinds]
@@ -664,17 +678,15 @@ def _config(conns: list[_Conn], cspec: ConformSpec, requests: int) -> tuple[Desi
     spec = cspec.spec
     notes: list[str] = []
     n_mon = max((cn.monitor for cn in conns), default=0) + 1
-    kinds_used = {k for cn in conns for rq in cn.reqs[1:] for k in rq.kinds}
+    kinds_used = {k for cn in conns for rq in cn.reqs for k in rq.kinds}
     mix = tuple(k for k in KINDS if k in kinds_used) or ("quick",)
-    any_oob = any(cn.oob for cn in conns)
-    if any_oob and not all(cn.oob for cn in conns if cn.reqs and cn.reqs[0].kinds):
-        notes.append("connections differ in negotiating oob; the model's client_oob is global, so "
-                     "client_oob = true over-approximates the others (model change M3)")
     values = dict(spec.design.values)
-    values.update(client_discipline=False, client_wait_negotiation=False, client_oob=any_oob)
+    # the transcript is the client: it negotiates per session with caps* requests
+    values.update(client_discipline=False, client_wait_negotiation=False)
     design = Design(values)
     bounds = replace(spec.bounds, monitors=n_mon, clients=len(conns), requests=requests, mix=mix,
-                     client_monitors=tuple(cn.monitor for cn in conns), iothread_monitors=(), hmp=0)
+                     client_monitors=tuple(cn.monitor for cn in conns), iothread_monitors=(), hmp=0,
+                     negotiate_first=False)
     return design, bounds, notes
 
 

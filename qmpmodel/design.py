@@ -171,6 +171,9 @@ KINDS: Mapping[str, Kind] = {k.name: k for k in (
     Kind("exec-oob-unknown", "exec-oob", "unknown",
          "exec-oob of a command that does not exist: CommandNotFound in the reader when OOB is "
          "negotiated (the existence check precedes the allow-oob check), else GenericError."),
+    Kind("bad-request", "execute", "invalid",
+         "An object that fails qmp_dispatch's member checks (checks 3-5: 'execute' not a string, "
+         "an unexpected member, no 'execute'): GenericError with the id, in either mode, no handler."),
     Kind("parse-error", "parse-error", "none",
          "Malformed JSON whose brackets balance: one error reply without id."),
     Kind("garbage", "garbage", "none",
@@ -228,7 +231,7 @@ BOUNDS: tuple[str, ...] = tuple(f.name for f in fields(Bounds))
 BOUND_DOCS: Mapping[str, str] = {
     "monitors": "QMP monitors, 1-4 (each on a unix socket unless iothread_monitors says otherwise).",
     "clients": "Client sessions, 0-6. Clients of one monitor connect one after the other.",
-    "requests": "Requests per client after qmp_capabilities (seq 0), 0-10.",
+    "requests": "Requests per client after qmp_capabilities (seq 0), 0-16.",
     "queue_max": "QMP_REQ_QUEUE_LEN_MAX, 1-8 (8 in QEMU; smaller bounds keep the same mechanism).",
     "client_monitors": "Monitor index of each client (default: client c on monitor c % monitors).",
     "iothread_monitors": "Per monitor: does its chardev use the monitor I/O thread (default true; false = read "

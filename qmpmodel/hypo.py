@@ -85,6 +85,8 @@ __all__ = [
 
 #: Steps per Hypothesis run in the engine (the CLI has no knob for it).
 ENGINE_STEPS = 100
+#: Steps Hypothesis' shrinker may execute per failure before the shortest run seen so far is taken.
+SHRINK_STEPS = 100_000
 #: Upper bound on re-runs of the batch of properties expected to hold.
 MAX_HOLDS_RERUNS = 8
 
@@ -212,10 +214,17 @@ class SearchStats:
     started: float = field(default_factory=time.perf_counter)
     observer: Observer | None = None
     stopped: bool = False
+    #: Shortest violating path seen per property (during generation and shrinking).
+    best: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    first_prop: str | None = None
+    steps_at_first: int = 0
+    #: Steps Hypothesis' shrinker may execute after the first failure (deterministic cap).
+    shrink_budget: int = 0
+    exhausted: bool = False
 
 
-class _BudgetExhausted(BaseException):
-    """Raised through Hypothesis (not an ``Exception``: never shrunk) when the observer says stop."""
+class _Stopped(Exception):
+    """The observer asked to stop: every example from then on fails with this at once."""
 
 
 def families(model: Model) -> dict[str, tuple[int, ...]]:
@@ -272,13 +281,33 @@ def build_machine(model: Model, props: Sequence[Property], *, swarm: bool = True
             obs = stats.observer
             if obs is not None and stats.steps % 2048 == 0 and not obs.progress(len(stats.visited), stats.max_depth):
                 stats.stopped = True
-                raise _BudgetExhausted
+            if stats.first_prop is not None and stats.shrink_budget and \
+                    stats.steps - stats.steps_at_first > stats.shrink_budget:
+                stats.exhausted = True
 
-    def fail(self: Any, prop: str) -> None:
-        if stats is not None and stats.first_failure_example is None:
-            stats.first_failure_example = stats.examples
-            stats.first_failure_seconds = time.perf_counter() - stats.started
-        raise PropertyViolation(prop, tuple(self.path), model)
+    def checkpoint(self: Any) -> None:
+        # Budgets end a Hypothesis run from inside, consistently (Hypothesis replays examples and
+        # insists on deterministic behaviour): once exhausted, every example fails at its first
+        # invariant check, so Hypothesis' shrinker reaches the empty run and stops at once.
+        if stats is None:
+            return
+        if stats.stopped:
+            raise _Stopped("stopped by the observer")
+        if stats.exhausted and stats.first_prop is not None:
+            self.fail(stats.first_prop, stats.best[stats.first_prop])
+
+    def fail(self: Any, prop: str, path: tuple[int, ...] | None = None) -> None:
+        path = tuple(self.path) if path is None else path
+        if stats is not None:
+            if stats.first_prop is None:
+                stats.first_prop = prop
+                stats.steps_at_first = stats.steps
+                stats.first_failure_example = stats.examples
+                stats.first_failure_seconds = time.perf_counter() - stats.started
+            old = stats.best.get(prop)
+            if old is None or (len(path), path) < (len(old), old):
+                stats.best[prop] = path
+        raise PropertyViolation(prop, path, model)
 
     def repr_(self: Any) -> str:
         return f"{name}(depth={len(self.path)})"
@@ -291,16 +320,16 @@ def build_machine(model: Model, props: Sequence[Property], *, swarm: bool = True
         "may_run": may_run,
         "take": take,
         "fail": fail,
+        "checkpoint": checkpoint,
         "model": model,
     }
 
     def draw_subset(self: Any, data: st.DataObject) -> None:
         if not swarm:
             return
-        # False (the shrink target) = favoured: shrinking opens the subset up
-        off = data.draw(st.lists(st.booleans(), min_size=len(fam_names), max_size=len(fam_names)),
-                        label="swarm: families left out")
-        chosen = frozenset(f for f, o in zip(fam_names, off, strict=True) if not o)
+        # one bitmask: a set bit leaves the family out; it shrinks to 0, "every family"
+        mask = data.draw(st.integers(0, (1 << len(fam_names)) - 1), label="swarm: families left out")
+        chosen = frozenset(f for k, f in enumerate(fam_names) if not mask >> k & 1)
         self.allowed = chosen or None
 
     @initialize(data=st.data())
@@ -312,7 +341,7 @@ def build_machine(model: Model, props: Sequence[Property], *, swarm: bool = True
     ns["swarm_subset"] = swarm_subset
 
     for fam in fam_names:
-        ns[_rule_name(fam, ns)] = _family_rule(fam)
+        ns[_rule_name(fam, ns)] = _family_rule(fam, fams[fam])
 
     @precondition(lambda self: not self.successors())
     @rule(data=st.data())
@@ -338,13 +367,22 @@ def _rule_name(base: str, ns: dict[str, Any]) -> str:
     return out
 
 
-def _family_rule(fam: str) -> Callable[..., None]:
+def _family_rule(fam: str, instances: Sequence[int]) -> Callable[..., None]:
+    n = len(instances)
+    pos = {i: k for k, i in enumerate(instances)}
+
     @precondition(lambda self: self.may_run(fam))
     @rule(data=st.data())
     def step(self: Any, data: st.DataObject) -> None:
         options = self.successors()[fam]
-        k = 0 if len(options) == 1 else data.draw(st.integers(0, len(options) - 1), label=fam)
-        index, target = options[k]
+        if len(options) == 1 or n == 1:
+            index, target = options[0]
+        else:
+            # Draw a position in the family's whole instance list and take the first enabled
+            # instance from there on (cyclically): the instance a draw means does not change
+            # when shrinking deletes earlier steps, as long as it stays enabled.
+            k = data.draw(st.integers(0, n - 1), label=fam)
+            index, target = next((o for o in options if pos[o[0]] >= k), options[0])
         self.take(index, target)
 
     step.__name__ = step.__qualname__ = fam if fam.isidentifier() else "f_" + fam
@@ -355,11 +393,13 @@ def _property_check(prop: Property) -> Callable[..., None]:
     if prop.kind == "deadlock":
         @invariant()
         def check(self: Any) -> None:
+            self.checkpoint()
             if not prop.holds(self.state, not self.successors()):
                 self.fail(prop.name)
     else:
         @invariant()
         def check(self: Any) -> None:
+            self.checkpoint()
             if not prop.holds(self.state, False):
                 self.fail(prop.name)
 
@@ -406,29 +446,46 @@ class SearchOutcome:
 
 
 def search(model: Model, props: Sequence[Property], *, examples: int, seed: int, steps: int = ENGINE_STEPS,
-           swarm: bool = True, stats: SearchStats | None = None, minimise: bool = True) -> SearchOutcome:
+           swarm: bool = True, stats: SearchStats | None = None, minimise: bool = True,
+           shrink_budget: int = SHRINK_STEPS) -> SearchOutcome:
     """Run one Hypothesis search over ``model`` for ``props``; replay and verify what it finds."""
     stats = stats if stats is not None else SearchStats()
-    stats.first_failure_example = stats.first_failure_seconds = None
+    stats.first_failure_example = stats.first_failure_seconds = stats.first_prop = None
+    stats.best = {}
+    stats.shrink_budget = shrink_budget
+    stats.exhausted = False
     stats.started = time.perf_counter()
     machine = hypothesis_seed(seed)(build_machine(model, props, swarm=swarm, stats=stats))
+    raw: tuple[int, ...] | None = None
     try:
         with with_reporter(_discard):
             run_state_machine_as_test(machine, settings=engine_settings(examples, steps))
     except PropertyViolation as e:
-        by_name = {p.name: p for p in props}
-        prop = by_name[e.prop]
-        trace = replay_violation(model, prop, e.path)
-        if trace is None:
-            raise AssertionError(f"the shrunk run does not replay to a violation of {e.prop!r}") from e
-        path = minimise_path(model, prop, e.path) if minimise else list(e.path)
-        trace = replay_violation(model, prop, path)
-        assert trace is not None
-        return SearchOutcome(e.prop, e.path, tuple(path), trace, stats.first_failure_example,
-                             stats.first_failure_seconds)
-    except _BudgetExhausted:
+        name, raw = e.prop, e.path
+    except _Stopped:
         return SearchOutcome(None, stopped=True)
-    return SearchOutcome(None)
+    except Exception:
+        # a budget changed the machine's behaviour under Hypothesis' feet: it may notice
+        # (a Flaky error); the shortest failure seen so far is the result
+        if stats.stopped:
+            return SearchOutcome(None, stopped=True)
+        if not stats.exhausted:
+            raise
+        name = stats.first_prop
+    if stats.first_prop is None:
+        return SearchOutcome(None)
+    assert name is not None
+    best = stats.best.get(name, raw)
+    if raw is None or (best is not None and len(best) < len(raw)):
+        raw = best
+    assert raw is not None
+    prop = next(p for p in props if p.name == name)
+    if replay_violation(model, prop, raw) is None:
+        raise AssertionError(f"the shrunk run does not replay to a violation of {name!r}")
+    path = minimise_path(model, prop, raw) if minimise else list(raw)
+    trace = replay_violation(model, prop, path)
+    assert trace is not None
+    return SearchOutcome(name, raw, tuple(path), trace, stats.first_failure_example, stats.first_failure_seconds)
 
 
 def _discard(_text: str) -> None:

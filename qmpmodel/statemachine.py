@@ -160,8 +160,8 @@ class _Builder:
             raise InputError(src, "bounds.monitors", "an integer from 1 to 4", str(b.monitors))
         if not 0 <= b.clients <= 6:
             raise InputError(src, "bounds.clients", "an integer from 0 to 6", str(b.clients))
-        if not 0 <= b.requests <= 10:
-            raise InputError(src, "bounds.requests", "an integer from 0 to 10", str(b.requests))
+        if not 0 <= b.requests <= 16:
+            raise InputError(src, "bounds.requests", "an integer from 0 to 16", str(b.requests))
         if not 1 <= b.queue_max <= 8:
             raise InputError(src, "bounds.queue_max", "an integer from 1 to 8", str(b.queue_max))
         if not 0 <= b.vcpus <= 2:
@@ -679,10 +679,10 @@ class _Builder:
         if cmd == "caps":
             upd[m.mode] = lit(True)
             self.reply(c, i, True, upd, ok_caps=True)
-        elif kind is not None and kind.form in ("parse-error", "garbage", "nonobject"):
+        elif kind is not None and (kind.form in ("parse-error", "garbage", "nonobject") or cmd == "invalid"):
             if kind.form == "garbage":
                 upd[m.perr] = lit(True)
-            self.reply(c, i, True, upd, cls="GenericError", has_id=False)
+            self.reply(c, i, True, upd, cls="GenericError", has_id=cmd == "invalid")
         elif cmd == "async":
             # cmd_async: the handler starts the work; the completion replies later
             for j, slot in enumerate(m.ap):
@@ -782,12 +782,13 @@ class _Builder:
                     gd = kg & (self.dpc == K.D_DISPATCH)
                     base: dict[Var, Expr | int | bool] = {self.dqlock: False}
                     p = dict(params, req=r, kind=self.kid(k))
-                    if form in ("parse-error", "garbage", "nonobject") or (
+                    if form in ("parse-error", "garbage", "nonobject") or cmd == "invalid" or (
                             form == "exec-oob" and not (d.oob_path == "queued" and cmd == "oob")):
                         # errors answered by the dispatcher itself, no handler (§3.4 step 5);
                         # parse errors and non-objects carry no id (§3.6)
                         upd = dict(base)
-                        self.reply(c, i, True, upd, cls="GenericError", has_id=form == "exec-oob")
+                        self.reply(c, i, True, upd, cls="GenericError",
+                                   has_id=form == "exec-oob" or cmd == "invalid")
                         self.finish(m, t, top, upd)
                         self.act("dispatch_error", t.name, gd, upd, "dispatcher", **p)
                         continue
