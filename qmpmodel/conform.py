@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import re
 import time
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -46,7 +45,7 @@ from qmpmodel.design import KINDS, Bounds, Design
 from qmpmodel.errors import InputError, close_matches
 from qmpmodel.expr import to_python
 from qmpmodel.model import Model, compile_successors
-from qmpmodel.specs import Spec, parse_spec
+from qmpmodel.specs import Spec, parse_spec, read_toml
 from qmpmodel.statemachine import build_model
 from qmpmodel.transcript import (
     Observation,
@@ -112,14 +111,7 @@ def load_conform_spec(path: str | Path) -> ConformSpec:
     coroutine -> coroutine, success-response false -> noreply).
     """
     src = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as e:
-        raise InputError(src, None, "a readable spec file", e.strerror) from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        raise InputError(src, None, "valid TOML (UTF-8)", str(e).split(" (at ")[0]) from None
+    data = read_toml(path)
     conf = data.pop("conform", {})
     if not isinstance(conf, dict):
         raise InputError(src, "conform", "a table", type(conf).__name__)
@@ -656,10 +648,10 @@ class _Search:
             # request slots exhausted: the model cannot take the next written request
             for c in range(n):
                 k = sc[c]
-                if k < len(conns[c].reqs) and rc[c] >= conns[c].reqs[k].items_before \
-                        and s[self.sent[c]] >= self.nr and not conns[c].reqs[k].unsupported:
-                    if len(self.exhausted_at) < 100_000:
-                        self.exhausted_at.add((rc, sc))
+                if (k < len(conns[c].reqs) and rc[c] >= conns[c].reqs[k].items_before
+                        and s[self.sent[c]] >= self.nr and not conns[c].reqs[k].unsupported
+                        and len(self.exhausted_at) < 100_000):
+                    self.exhausted_at.add((rc, sc))
             # explore consuming steps first (pushed last)
             nexts.sort(key=lambda t: sum(t[2]) + sum(t[1]))
             for t in nexts:

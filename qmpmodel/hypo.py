@@ -86,7 +86,7 @@ __all__ = [
 #: Steps per Hypothesis run in the engine (the CLI has no knob for it).
 ENGINE_STEPS = 100
 #: Steps Hypothesis' shrinker may execute per failure before the shortest run seen so far is taken.
-SHRINK_STEPS = 100_000
+SHRINK_STEPS = 15_000
 #: Upper bound on re-runs of the batch of properties expected to hold.
 MAX_HOLDS_RERUNS = 8
 
@@ -145,39 +145,75 @@ def replay_violation(model: Model, prop: Property, path: Sequence[int]) -> Trace
 
 
 def minimise_path(model: Model, prop: Property, path: Sequence[int]) -> list[int]:
-    """Delete single steps while the replayed path still violates ``prop`` (to a fixed point).
+    """Delete steps while the replayed path still violates ``prop``: runs of steps, then pairs.
 
-    Hypothesis' shrinker works on its choice sequence, where the instance drawn
-    at a step is an index into the instances enabled *then*; deleting a step
-    there can change the meaning of later draws. This pass deletes steps of
-    the concrete action path instead, each candidate re-verified by replay.
+    Hypothesis' shrinker works on its choice sequence and deletes aligned
+    spans of it; a whole earlier session, say, is rarely one of them. This pass
+    deletes runs of steps of the concrete action path (longest first, as in
+    delta debugging), then pairs of steps, to a fixed point. A candidate is
+    replayed step by step; a step whose exact instance is no longer enabled
+    is replaced by the enabled instance of the same family sharing most
+    parameters (a dispatcher step that now starts from another context, say),
+    as Hypothesis' own relative draws would. Each accepted candidate is a
+    concrete path that violates ``prop`` on replay. It never adds a step.
     """
+    succ = compile_successors(model)
+    fams = families(model)
+    violates = _violation_test(model, prop, succ, fams)
     best = list(path)
-    changed = True
-    while changed:
-        changed = False
-        k = len(best) - 1
-        while k >= 0:
-            cand = best[:k] + best[k + 1:]
-            if _violates(model, prop, cand):
-                best = cand
-                changed = True
-            k -= 1
-    return best
+    while True:
+        states = [model.init]
+        for i in best:
+            states.append(dict(succ(states[-1]))[i])
+        got = _first_deletion(best, states, violates)
+        if got is None:
+            return best
+        best = got
 
 
-def _violates(model: Model, prop: Property, path: Sequence[int]) -> bool:
-    s = model.init
-    for i in path:
-        a = model.actions[i]
-        if not a.enabled(s):
-            return False
-        s = a.apply(s)
-    if prop.kind == "deadlock":
-        terminal = not any(a.enabled(s) for a in model.actions)
-    else:
-        terminal = False
-    return not prop.holds(s, terminal)
+def _first_deletion(best: list[int], states: list[State],
+                    violates: Callable[[State, Sequence[int]], list[int] | None]) -> list[int] | None:
+    """The first violating candidate: the longest deletable run of steps, else a deletable pair."""
+    n = len(best)
+    for length in range(n - 1, 0, -1):
+        for i in range(n - length + 1):
+            got = violates(states[i], best[i + length:])
+            if got is not None:
+                return best[:i] + got
+    for i in range(n):
+        for j in range(i + 2, n):
+            got = violates(states[i], best[i + 1:j] + best[j + 1:])
+            if got is not None:
+                return best[:i] + got
+    return None
+
+
+def _violation_test(model: Model, prop: Property, succ: Callable[[State], list[tuple[int, State]]],
+                    fams: dict[str, tuple[int, ...]]) -> Callable[[State, Sequence[int]], list[int] | None]:
+    acts = model.actions
+
+    def closest(i: int, nxt: dict[int, State]) -> int | None:
+        a = acts[i]
+        cands = [j for j in fams[a.family] if j in nxt]
+        if not cands:
+            return None
+        want = set(a.params)
+        return max(cands, key=lambda j: (len(want & set(acts[j].params)), -j))
+
+    def violates(start: State, path: Sequence[int]) -> list[int] | None:
+        """Replay ``path`` from ``start`` (closest instances); the steps taken, if they end in a violation."""
+        s = start
+        out: list[int] = []
+        for i in path:
+            nxt = dict(succ(s))
+            j = i if i in nxt else closest(i, nxt)
+            if j is None:
+                return None
+            out.append(j)
+            s = nxt[j]
+        return None if prop.holds(s, not succ(s)) else out
+
+    return violates
 
 
 # -- the generated state machine -------------------------------------------------
@@ -242,6 +278,7 @@ def build_machine(model: Model, props: Sequence[Property], *, swarm: bool = True
     fams = families(model)
     fam_of = {i: f for f, ix in fams.items() for i in ix}
     fam_names = tuple(fams)
+    rule_of: dict[str, str] = {}
 
     def _init(self: Any) -> None:
         RuleBasedStateMachine.__init__(self)
@@ -249,6 +286,11 @@ def build_machine(model: Model, props: Sequence[Property], *, swarm: bool = True
         self.path = []
         self.allowed = None
         self._by_fam = None
+        rules = getattr(getattr(self, "_rules_strategy", None), "rules", None)
+        if rules is not None:
+            by_name = {r.function.__name__: r for r in rules}
+            if set(by_name) == set(rule_of.values()) | {"restart"}:
+                self._rules_strategy = _choose_rule(self, by_name)
         if stats is not None:
             stats.examples += 1
             stats.visited.add(model.init)
@@ -260,6 +302,14 @@ def build_machine(model: Model, props: Sequence[Property], *, swarm: bool = True
                 by.setdefault(fam_of[i], []).append((i, t))
             self._by_fam = by
         return self._by_fam  # type: ignore[no-any-return]
+
+    def runnable(self: Any) -> list[str]:
+        """Names of the rules whose precondition holds (the family rules' or ``restart``)."""
+        by = self.successors()
+        if not by:
+            return ["restart"]
+        fav = list(by) if self.allowed is None else [f for f in by if f in self.allowed] or list(by)
+        return [rule_of[f] for f in fav]
 
     def may_run(self: Any, fam: str) -> bool:
         by = self.successors()
@@ -317,6 +367,7 @@ def build_machine(model: Model, props: Sequence[Property], *, swarm: bool = True
         "__repr__": repr_,
         "__doc__": f"Hypothesis state machine generated from a qmpmodel model ({len(fams)} action families).",
         "successors": successors,
+        "runnable": runnable,
         "may_run": may_run,
         "take": take,
         "fail": fail,
@@ -341,7 +392,8 @@ def build_machine(model: Model, props: Sequence[Property], *, swarm: bool = True
     ns["swarm_subset"] = swarm_subset
 
     for fam in fam_names:
-        ns[_rule_name(fam, ns)] = _family_rule(fam, fams[fam])
+        rule_of[fam] = _rule_name(fam, ns)
+        ns[rule_of[fam]] = _family_rule(fam, rule_of[fam])
 
     @precondition(lambda self: not self.successors())
     @rule(data=st.data())
@@ -360,51 +412,63 @@ def build_machine(model: Model, props: Sequence[Property], *, swarm: bool = True
     return type(name, (RuleBasedStateMachine,), ns)
 
 
+@st.composite
+def _choose_rule(draw: st.DrawFn, machine: Any, rules: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """Rule selection: uniform over the rules whose precondition holds.
+
+    Hypothesis' own selection tests every rule's precondition and applies
+    per-rule swarm flags; with a model, where often one or two families are
+    enabled, those flags frequently disable every enabled rule and the example
+    is thrown away. The machine does its own swarm (:func:`build_machine`) and
+    knows which preconditions hold from one successor computation
+    (``machine.runnable()``, the same test as the rules' preconditions). When
+    Hypothesis' rule strategy does not have the shape this relies on, the
+    machine keeps Hypothesis' own selection.
+    """
+    names = machine.runnable()
+    rule = rules[names[0] if len(names) == 1 else draw(st.sampled_from(names))]
+    return rule, {k: draw(s) for k, s in rule.arguments_strategies.items()}
+
+
 def _rule_name(base: str, ns: dict[str, Any]) -> str:
-    out = base if base.isidentifier() else "f_" + "".join(c if c.isalnum() else "_" for c in base)
+    out = _identifier(base)
     while out in ns or hasattr(RuleBasedStateMachine, out):
         out += "_"
     return out
 
 
-def _family_rule(fam: str, instances: Sequence[int]) -> Callable[..., None]:
-    n = len(instances)
-    pos = {i: k for k, i in enumerate(instances)}
-
-    @precondition(lambda self: self.may_run(fam))
-    @rule(data=st.data())
+def _family_rule(fam: str, name: str) -> Callable[..., None]:
     def step(self: Any, data: st.DataObject) -> None:
         options = self.successors()[fam]
-        if len(options) == 1 or n == 1:
-            index, target = options[0]
-        else:
-            # Draw a position in the family's whole instance list and take the first enabled
-            # instance from there on (cyclically): the instance a draw means does not change
-            # when shrinking deletes earlier steps, as long as it stays enabled.
-            k = data.draw(st.integers(0, n - 1), label=fam)
-            index, target = next((o for o in options if pos[o[0]] >= k), options[0])
+        k = 0 if len(options) == 1 else data.draw(st.integers(0, len(options) - 1), label=fam)
+        index, target = options[k]
         self.take(index, target)
 
-    step.__name__ = step.__qualname__ = fam if fam.isidentifier() else "f_" + fam
-    return step
+    step.__name__ = step.__qualname__ = name
+    step.__doc__ = f"One {fam} step: an enabled instance of the family, drawn."
+    return precondition(lambda self: self.may_run(fam))(rule(data=st.data())(step))
 
 
 def _property_check(prop: Property) -> Callable[..., None]:
     if prop.kind == "deadlock":
-        @invariant()
         def check(self: Any) -> None:
             self.checkpoint()
             if not prop.holds(self.state, not self.successors()):
                 self.fail(prop.name)
     else:
-        @invariant()
         def check(self: Any) -> None:
             self.checkpoint()
             if not prop.holds(self.state, False):
                 self.fail(prop.name)
 
-    check.__name__ = check.__qualname__ = "check_" + prop.name.replace("-", "_")
-    return check
+    check.__name__ = check.__qualname__ = "check_" + _identifier(prop.name)
+    check.__doc__ = f"The property {prop.name!r} holds on the current state."
+    return invariant()(check)
+
+
+def _identifier(name: str) -> str:
+    out = "".join(c if c.isalnum() else "_" for c in name)
+    return out if out.isidentifier() else "f_" + out
 
 
 # -- searching -------------------------------------------------------------------

@@ -129,80 +129,271 @@ def to_z3(e: Expr, state: Sequence[Any], cache: dict[int, Any] | None = None) ->
     return tr(e)
 
 
-class Unrolling:
-    """States ``s_0 .. s_n`` and selectors ``sel_0 .. sel_{n-1}`` asserted into one solver.
+def _interval(e: Expr, ranges: Sequence[tuple[int, int]], memo: dict[int, tuple[int, int]]) -> tuple[int, int]:
+    """Bounds of an integer expression when every variable is within its declared range."""
+    hit = memo.get(id(e))
+    if hit is not None:
+        return hit
+    op = e.op
+    if op == "var":
+        out = ranges[e.args[0]]  # type: ignore[index]
+    elif op == "const":
+        out = (int(e.args[0]), int(e.args[0]))  # type: ignore[call-overload]
+    elif op == "ite":
+        a, b = _interval(e.args[1], ranges, memo), _interval(e.args[2], ranges, memo)  # type: ignore[arg-type]
+        out = (min(a[0], b[0]), max(a[1], b[1]))
+    elif op in ("+", "-"):
+        a, b = _interval(e.args[0], ranges, memo), _interval(e.args[1], ranges, memo)  # type: ignore[arg-type]
+        out = (a[0] + b[0], a[1] + b[1]) if op == "+" else (a[0] - b[1], a[1] - b[0])
+    else:
+        raise ModelDefinitionError(f"not an integer expression: {op!r}")
+    memo[id(e)] = out
+    return out
 
-    ``initial=True`` pins ``s_0`` to the model's initial state (bounded
-    checking); ``initial=False`` leaves it free (the induction step).
-    ``ranges`` adds ``lo <= v <= hi`` for every integer variable at the
-    states listed by :meth:`add_ranges` (callers choose which steps).
+
+def _int_exprs(e: Expr, out: list[Expr], seen: set[int]) -> None:
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if id(x) in seen:
+            continue
+        seen.add(id(x))
+        if x.sort == "int":
+            out.append(x)
+        if x.op not in ("var", "const"):
+            stack.extend(x.args)  # type: ignore[arg-type]
+
+
+def bit_width(model: Model, extra: Sequence[Expr] = ()) -> int:
+    """Bits of the two's-complement vectors that hold every integer subexpression.
+
+    Interval analysis over the declared variable ranges: no guard, update or
+    predicate overflows on a state within range, and an update's result (the
+    next state) is representable even if it leaves its variable's range.
+    """
+    ranges = [(v.lo, v.hi) for v in model.layout.vars]
+    exprs: list[Expr] = []
+    seen: set[int] = set()
+    for a in model.actions:
+        _int_exprs(a.guard, exprs, seen)
+        for _v, e in a.updates:
+            _int_exprs(e, exprs, seen)
+    for e in (model.pending, *extra, *(w.when for w in model.wait_edges)):
+        _int_exprs(e, exprs, seen)
+    memo: dict[int, tuple[int, int]] = {}
+    lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
+    for e in exprs:
+        a, b = _interval(e, ranges, memo)
+        lo, hi = min(lo, a), max(hi, b)
+    w = 2
+    while not (-(1 << (w - 1)) <= lo and hi < (1 << (w - 1))):
+        w += 1
+    return w
+
+
+_BV_OPS = {"+": "bvadd", "-": "bvsub", "==": "=", "<": "bvslt", "<=": "bvsle"}
+_INT_OPS = {"+": "+", "-": "-", "==": "=", "<": "<", "<=": "<="}
+
+
+class Encoding:
+    """The model's transition relation and predicates as z3 templates.
+
+    Integers are ``width``-bit two's-complement bit-vectors (see
+    :func:`bit_width`), booleans are ``Bool``. Templates range over the
+    placeholder constants ``s!i`` (current state), ``n!i`` (next state) and
+    ``sel`` (the action selector); :meth:`at` and :meth:`transition`
+    instantiate them at concrete steps with ``z3.substitute``. The templates
+    are built by rendering the :class:`Expr` trees as SMT-LIB text and parsing
+    it once (z3's Python term constructors are two orders of magnitude slower
+    for models of a few hundred actions).
     """
 
-    def __init__(self, model: Model, initial: bool, tag: str = "") -> None:
+    def __init__(self, model: Model, extra: Sequence[Expr] = (), arith: str = "bv") -> None:
         self.model = model
-        self.solver = z3.SolverFor("QF_LIA")
-        self.tag = tag
-        self.states: list[list[Any]] = []
-        self.sels: list[Any] = []
-        self._caches: list[dict[int, Any]] = []
-        self._assigners: list[list[tuple[int, Expr]]] = [[] for _ in model.layout.vars]
-        for i, a in enumerate(model.actions):
+        self.arith = arith
+        self.width = bit_width(model, extra)
+        n = len(model.actions)
+        self.n_actions = n
+        self.sel_bits = max(1, (n - 1).bit_length())
+        self.cur = [self._const(f"s!{i}", v.sort) for i, v in enumerate(model.layout.vars)]
+        self.nxt = [self._const(f"n!{i}", v.sort) for i, v in enumerate(model.layout.vars)]
+        self.sel = self.selector("sel")
+        self._decls: dict[str, Any] = {str(x): x for x in (*self.cur, *self.nxt, self.sel)}
+        self._text: dict[int, str] = {}
+        self._keep: list[Expr] = []  # keeps memoised nodes alive (ids stay unique)
+        self._tmpl: dict[int, Any] = {}
+        self.trans = self._transition_template()
+
+    def selector(self, name: str) -> Any:
+        return z3.BitVec(name, self.sel_bits) if self.arith == "bv" else z3.Int(name)
+
+    def solver(self) -> Any:
+        return z3.SolverFor("QF_FD" if self.arith == "bv" else "QF_LIA")
+
+    def _const(self, name: str, sort: str) -> Any:
+        if sort == "bool":
+            return z3.Bool(name)
+        return z3.BitVec(name, self.width) if self.arith == "bv" else z3.Int(name)
+
+    # -- rendering -----------------------------------------------------------
+    def _num(self, v: int) -> str:
+        if self.arith == "int":
+            return str(v) if v >= 0 else f"(- {-v})"
+        return f"(_ bv{v % (1 << self.width)} {self.width})"
+
+    def smt(self, e: Expr) -> str:
+        """SMT-LIB text of ``e`` over ``s!i``."""
+        memo = self._text
+        hit = memo.get(id(e))
+        if hit is not None:
+            return hit
+        self._keep.append(e)
+        op = e.op
+        if op == "var":
+            out = f"s!{e.args[0]}"
+        elif op == "const":
+            v = e.args[0]
+            out = ("true" if v else "false") if e.sort == "bool" else self._num(int(v))  # type: ignore[call-overload]
+        elif op in ("and", "or"):
+            out = f"({op} " + " ".join(self.smt(a) for a in e.args) + ")"  # type: ignore[arg-type]
+        elif op == "not":
+            out = f"(not {self.smt(e.args[0])})"  # type: ignore[arg-type]
+        elif op == "ite":
+            out = "(ite " + " ".join(self.smt(a) for a in e.args) + ")"  # type: ignore[arg-type]
+        else:
+            a, b = self.smt(e.args[0]), self.smt(e.args[1])  # type: ignore[arg-type]
+            fn = (_BV_OPS if self.arith == "bv" else _INT_OPS).get(op)
+            if op == "!=":
+                out = f"(not (= {a} {b}))"
+            elif fn is None:
+                raise ModelDefinitionError(f"unknown expression operator {op!r}")
+            else:
+                out = f"({fn} {a} {b})"
+        memo[id(e)] = out
+        return out
+
+    def _parse(self, texts: Sequence[str]) -> list[Any]:
+        src = "\n".join(f"(assert {t})" for t in texts)
+        return list(z3.parse_smt2_string(src, decls=self._decls))
+
+    def template(self, e: Expr) -> Any:
+        """``e`` (boolean) as a z3 term over the placeholders ``s!i``."""
+        hit = self._tmpl.get(id(e))
+        if hit is None:
+            self._keep.append(e)
+            hit = self._parse([self.smt(e)])[0]
+            self._tmpl[id(e)] = hit
+        return hit
+
+    def templates(self, es: Sequence[Expr]) -> list[Any]:
+        """Several templates in one parse (faster than one by one)."""
+        todo = [e for e in es if id(e) not in self._tmpl]
+        if todo:
+            for e, t in zip(todo, self._parse([self.smt(e) for e in todo]), strict=True):
+                self._keep.append(e)
+                self._tmpl[id(e)] = t
+        return [self._tmpl[id(e)] for e in es]
+
+    def _transition_template(self) -> Any:
+        model = self.model
+        acts = model.actions
+        sb = self.sel_bits
+
+        def is_sel(i: int) -> str:
+            return f"(= sel (_ bv{i} {sb}))" if self.arith == "bv" else f"(= sel {i})"
+
+        assigners: list[list[tuple[int, Expr]]] = [[] for _ in model.layout.vars]
+        for i, a in enumerate(acts):
             seen: set[int] = set()
             for v, e in a.updates:
                 if v.index in seen:
                     raise ModelDefinitionError(f"{a.label}: a variable is assigned twice")
                 seen.add(v.index)
-                self._assigners[v.index].append((i, e))
+                assigners[v.index].append((i, e))
+        if self.arith == "int":
+            parts = [f"(<= 0 sel)", f"(< sel {len(acts)})"]
+        else:
+            parts = [f"(bvult sel (_ bv{len(acts)} {sb}))"] if len(acts) < (1 << sb) else []
+        for i, a in enumerate(acts):
+            parts.append(f"(=> {is_sel(i)} {self.smt(a.guard)})")
+        for k in range(len(model.layout.vars)):
+            term = f"s!{k}"
+            for i, e in reversed(assigners[k]):
+                term = f"(ite {is_sel(i)} {self.smt(e)} {term})"
+            parts.append(f"(= n!{k} {term})")
+        return z3.And(self._parse(parts))
+
+    def ranges_template(self) -> Any:
+        le = "bvsle" if self.arith == "bv" else "<="
+        parts = [f"(and ({le} {self._num(v.lo)} s!{v.index}) ({le} s!{v.index} {self._num(v.hi)}))"
+                 for v in self.model.layout.vars if v.sort == "int"]
+        return z3.And(self._parse(parts)) if parts else z3.BoolVal(True)
+
+    def value(self, x: int, sort: str) -> Any:
+        if sort == "bool":
+            return z3.BoolVal(bool(x))
+        return z3.BitVecVal(x, self.width) if self.arith == "bv" else z3.IntVal(x)
+
+
+class Unrolling:
+    """States ``s_0 .. s_n`` and selectors ``sel_0 .. sel_{n-1}`` asserted into one solver.
+
+    ``initial=True`` pins ``s_0`` to the model's initial state (bounded
+    checking); ``initial=False`` leaves it free (the induction step).
+    """
+
+    def __init__(self, enc: Encoding, initial: bool, tag: str = "") -> None:
+        self.enc = enc
+        self.model = enc.model
+        self.solver = enc.solver()
+        self.tag = tag
+        self.states: list[list[Any]] = []
+        self.sels: list[Any] = []
+        self._ranges: Any = None
+        self._enabled: Any = None
         self._new_state()
         if initial:
             s0 = self.states[0]
-            self.solver.add(*[self._value(x, v.sort) == s0[k]
-                              for k, (v, x) in enumerate(zip(model.layout.vars, model.init, strict=True))])
-
-    @staticmethod
-    def _value(x: int, sort: str) -> Any:
-        return z3.BoolVal(bool(x)) if sort == "bool" else z3.IntVal(x)
+            self.solver.add(*[enc.value(x, v.sort) == s0[k]
+                              for k, (v, x) in enumerate(zip(self.model.layout.vars, self.model.init, strict=True))])
 
     def _new_state(self) -> None:
         j = len(self.states)
-        st = [z3.Bool(f"{self.tag}{v.name}@{j}") if v.sort == "bool" else z3.Int(f"{self.tag}{v.name}@{j}")
-              for v in self.model.layout.vars]
-        self.states.append(st)
-        self._caches.append({})
+        self.states.append([self.enc._const(f"{self.tag}{v.name}@{j}", v.sort) for v in self.model.layout.vars])
 
     @property
     def depth(self) -> int:
         return len(self.states) - 1
 
+    def _subst(self, j: int) -> list[tuple[Any, Any]]:
+        return list(zip(self.enc.cur, self.states[j], strict=True))
+
+    def inst(self, tmpl: Any, j: int) -> Any:
+        """A template over ``s!i`` instantiated at state ``s_j``."""
+        return z3.substitute(tmpl, *self._subst(j))
+
     def at(self, e: Expr, j: int) -> Any:
-        """``e`` evaluated at state ``s_j``."""
-        return to_z3(e, self.states[j], self._caches[j])
+        """``e`` (boolean) at state ``s_j``."""
+        return self.inst(self.enc.template(e), j)
 
     def ranges(self, j: int) -> Any:
-        st = self.states[j]
-        return z3.And([z3.And(st[v.index] >= v.lo, st[v.index] <= v.hi)
-                       for v in self.model.layout.vars if v.sort == "int"])
+        if self._ranges is None:
+            self._ranges = self.enc.ranges_template()
+        return self.inst(self._ranges, j)
 
     def enabled_any(self, j: int) -> Any:
-        return z3.Or([self.at(a.guard, j) for a in self.model.actions])
+        if self._enabled is None:
+            self._enabled = z3.Or(self.enc.templates([a.guard for a in self.model.actions]))
+        return self.inst(self._enabled, j)
 
     def extend(self) -> None:
         """Add ``s_{n+1}`` and the transition ``s_n -> s_{n+1}``."""
         j = self.depth
         self._new_state()
-        cur, nxt = self.states[j], self.states[j + 1]
-        sel = z3.Int(f"{self.tag}sel@{j}")
+        sel = self.enc.selector(f"{self.tag}sel@{j}")
         self.sels.append(sel)
-        acts = self.model.actions
-        cs = [sel >= 0, sel < len(acts)]
-        for i, a in enumerate(acts):
-            cs.append(z3.Implies(sel == i, self.at(a.guard, j)))
-        for v in self.model.layout.vars:
-            term = cur[v.index]
-            for i, e in reversed(self._assigners[v.index]):
-                term = z3.If(sel == i, self.at(e, j), term)
-            cs.append(nxt[v.index] == term)
-        self.solver.add(*cs)
+        pairs = self._subst(j) + list(zip(self.enc.nxt, self.states[j + 1], strict=True)) + [(self.enc.sel, sel)]
+        self.solver.add(z3.substitute(self.enc.trans, *pairs))
 
     def decode_actions(self, m: z3.ModelRef, upto: int | None = None) -> list[int]:
         n = self.depth if upto is None else upto
@@ -212,7 +403,10 @@ class Unrolling:
         out = []
         for v, x in zip(self.model.layout.vars, self.states[j], strict=True):
             val = m.eval(x, model_completion=True)
-            out.append(int(z3.is_true(val)) if v.sort == "bool" else val.as_long())
+            if v.sort == "bool":
+                out.append(int(z3.is_true(val)))
+            else:
+                out.append(val.as_signed_long() if self.enc.arith == "bv" else val.as_long())
         return tuple(out)
 
 
@@ -300,7 +494,8 @@ def _cycle_at(cycles: list[tuple[Any, ...]], s: State) -> tuple[tuple[str, str, 
 
 
 def bmc(model: Model, goals: Sequence[Goal], depth: int,
-        tick: Callable[[int], bool] | None = None, keep: Sequence[Expr] = ()) -> BmcOutcome:
+        tick: Callable[[int], bool] | None = None, keep: Sequence[Expr] = (),
+        enc: Encoding | None = None) -> BmcOutcome:
     """Minimal-depth search for every goal, up to ``depth`` steps.
 
     ``tick(k)`` is called before depth ``k``; returning ``False`` stops the
@@ -308,7 +503,8 @@ def bmc(model: Model, goals: Sequence[Goal], depth: int,
     to hold on every reachable state (asserted at every step; pass none unless
     they were proved).
     """
-    u = Unrolling(model, initial=True)
+    enc = enc or Encoding(model, [g.bad for g in goals] + list(keep))
+    u = Unrolling(enc, initial=True)
     out = BmcOutcome()
     live = list(goals)
     cycles = deadlock_cycles(model) if any(g.terminal is not None for g in goals) else None
@@ -366,15 +562,38 @@ class ProofOutcome:
     k: int
     note: str = ""
     hit: BmcHit | None = None
+    #: the lemmas kept (proved along with the target), and the last counterexample to induction
+    lemmas: tuple[str, ...] = ()
+    cti: Cti | None = None
+    #: lemmas pruned, each with the CTI (or reachable state) that refuted it
+    dropped: tuple[tuple[str, Cti | State], ...] = ()
+
+
+@dataclass(frozen=True)
+class Cti:
+    """A counterexample to induction: ``states[-1]`` follows ``states[:-1]`` by ``actions``."""
+
+    states: tuple[State, ...]
+    actions: tuple[int, ...]
+
+    @property
+    def last(self) -> State:
+        return self.states[-1]
 
 
 class _Stepper:
     """The induction step: a free unrolling shared by every invariant of a model."""
 
-    def __init__(self, model: Model) -> None:
-        self.u = Unrolling(model, initial=False, tag="i!")
+    def __init__(self, enc: Encoding) -> None:
+        self.u = Unrolling(enc, initial=False, tag="i!")
 
-    def check(self, q: Goal, k: int, ranges: bool = True) -> Any:
+    def check(self, q: Goal, k: int) -> tuple[Any, Cti | None]:
+        """Is there a CTI: ``k`` states satisfying ``not q.bad``, then a bad one?
+
+        Integers are unbounded here (linear integer arithmetic): the step
+        assumes nothing about variable ranges, so no lemma is needed for a
+        variable the property does not depend on.
+        """
         u = self.u
         while u.depth < k:
             u.extend()
@@ -382,55 +601,87 @@ class _Stepper:
         s.push()
         for j in range(k):
             s.add(z3.Not(q.at(u, j)))
-            if ranges:
-                s.add(u.ranges(j))
-        # the state after k good states is bad (its ranges are part of Q)
-        bad_k = q.at(u, k)
-        if ranges:
-            bad_k = z3.Or(bad_k, z3.Not(u.ranges(k)))
-        s.add(bad_k)
+        s.add(q.at(u, k))
         r = s.check()
+        cti = None
+        if r == z3.sat:
+            m = s.model()
+            cti = Cti(tuple(u.decode_state(m, j) for j in range(k + 1)), tuple(u.decode_actions(m, k)))
         s.pop()
-        return r
+        return r, cti
 
 
-def prove(model: Model, target: Goal, lemmas: Sequence[Expr], max_k: int,
-          tick: Callable[[int], bool] | None = None, stepper: Any = None) -> ProofOutcome:
-    """k-induction for ``not target.bad`` strengthened with ``lemmas``, for k = 1 .. max_k."""
-    lemma = all_of(lemmas)
-    q = Goal(target.name, any_of([target.bad, ~lemma]), target.terminal)
-    step = stepper or _Stepper(model)
-    # base case, incrementally: BMC of the target and of the lemmas separately
-    u = Unrolling(model, initial=True, tag="b!")
+def _conj_goal(target: Goal, lemmas: Sequence[tuple[str, Expr]]) -> Goal:
+    return Goal(target.name, any_of([target.bad, *(~e for _n, e in lemmas)]), target.terminal)
+
+
+def prove(model: Model, target: Goal, lemmas: Sequence[tuple[str, Expr]], max_k: int,
+          tick: Callable[[int], bool] | None = None, enc: Encoding | None = None,
+          stepper: _Stepper | None = None) -> ProofOutcome:
+    """k-induction for ``not target`` strengthened with candidate ``lemmas``, k = 1 .. ``max_k``.
+
+    What is proved is ``Q = not target and (every kept lemma) and (every
+    variable within range)``. Candidate lemmas are pruned Houdini-style: one
+    that a reachable state violates (base case) or that a counterexample to
+    induction violates after the step is dropped, and the check is repeated;
+    when only the target fails after the step, ``k`` grows. Dropping only
+    weakens ``Q``, so the facts already established stay valid.
+    """
+    active = list(lemmas)
+    enc = enc or Encoding(model, [target.bad, *(e for _n, e in lemmas)])
+    step = stepper or _Stepper(Encoding(model, arith="int"))
+    u = Unrolling(enc, initial=True, tag="b!")
     cycles = deadlock_cycles(model) if target.terminal is not None else None
+    dropped: list[tuple[str, Cti | State]] = []
+    last: Cti | None = None
+    kept: tuple[str, ...] = tuple(n for n, _e in active)
     for k in range(1, max_k + 1):
         if tick is not None and not tick(k):
             return ProofOutcome("unknown", k, "time budget exhausted")
-        # base: no violation of Q at depth k - 1
+        # base case: no state reachable in exactly k - 1 steps violates Q
         j = k - 1
         if j > 0:
             u.extend()
-        u.solver.push()
-        u.solver.add(z3.Or(q.at(u, j), z3.Not(u.ranges(j))))
-        r = u.solver.check()
-        if r == z3.sat:
+        while True:
+            q = _conj_goal(target, active)
+            u.solver.push()
+            u.solver.add(z3.Or(q.at(u, j), z3.Not(u.ranges(j))))
+            r = u.solver.check()
+            if r != z3.sat:
+                u.solver.pop()
+                break
             m = u.solver.model()
-            acts, trace, _s, hit = _replay(model, u, m, [target, Goal("lemma", ~lemma)], cycles)
+            acts, trace, s, hit = _replay(model, u, m, [target], cycles)
             u.solver.pop()
-            if any(g is target for g in hit):
+            if hit:
                 return ProofOutcome("violated", k, "", BmcHit(j, acts, trace))
-            return ProofOutcome("unknown", k, f"a strengthening lemma is violated at depth {j}")
-        u.solver.pop()
+            bad = [n for n, e in active if not evaluate(e, s)]
+            if not bad:  # pragma: no cover - a variable left its declared range: a model bug
+                return ProofOutcome("unknown", k, f"a variable leaves its declared range at depth {j}")
+            dropped += [(n, s) for n in bad]
+            active = [(n, e) for n, e in active if n not in bad]
         if r != z3.unsat:
             return ProofOutcome("unknown", k, f"solver gave {r} in the base case")
         u.solver.add(z3.Not(q.at(u, j)), u.ranges(j))
-        # step: k good states then a bad one
-        r = step.check(q, k)
+        # step case: k states satisfying Q, then one violating it
+        while True:
+            q = _conj_goal(target, active)
+            r, last = step.check(q, k)
+            if r != z3.sat or last is None:
+                break
+            bad = [n for n, e in active if not evaluate(e, last.last)]
+            if not bad:
+                break
+            dropped += [(n, last) for n in bad]
+            active = [(n, e) for n, e in active if n not in bad]
+        kept = tuple(n for n, _e in active)
         if r == z3.unsat:
-            return ProofOutcome("proved", k, f"{k}-inductive" + (f" with {len(lemmas)} lemmas" if lemmas else ""))
+            used = ", ".join(kept)
+            return ProofOutcome("proved", k, f"{k}-inductive" + (f" with lemmas {used}" if used else ""), None,
+                                kept, None, tuple(dropped))
         if r != z3.sat:
             return ProofOutcome("unknown", k, f"solver gave {r} in the induction step")
-    return ProofOutcome("unknown", max_k, f"not inductive at k={max_k}")
+    return ProofOutcome("unknown", max_k, f"not inductive at k={max_k}", None, kept, last, tuple(dropped))
 
 
 # -- reachability queries ----------------------------------------------------------------
@@ -474,12 +725,13 @@ def run(prepared: Any, options: EngineOptions, observer: Any = None) -> EngineRe
             else:
                 results[inv.name] = InvariantResult(inv.name, exp, "holds", note=f"holds up to depth {K}")
     else:
-        from qmpmodel.lemmas import lemmas_for
+        from qmpmodel.lemmas import candidate_lemmas
 
-        lem = lemmas_for(view)
-        stepper = _Stepper(model)
+        lem = candidate_lemmas(view)
+        enc = Encoding(model, [*(g.bad for g in goals.values()), *(e for _n, e in lem)])
+        stepper = _Stepper(Encoding(model, arith="int"))
         for inv, exp in todo:
-            po = prove(model, goals[inv.name], lem, K, tick, stepper)
+            po = prove(model, goals[inv.name], lem, K, tick, enc, stepper)
             if po.verdict == "violated" and po.hit is not None:
                 results[inv.name] = InvariantResult(inv.name, exp, "violated", po.hit.depth, po.hit.trace)
                 states.update(_states_of(model, po.hit.actions))

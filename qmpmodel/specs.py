@@ -18,7 +18,7 @@ from qmpmodel.errors import InputError, close_matches
 from qmpmodel.invariants import INVARIANTS, Invariant, invariant
 from qmpmodel.results import Expected
 
-__all__ = ["Spec", "expand_paths", "load_spec", "parse_spec"]
+__all__ = ["Spec", "expand_paths", "load_spec", "parse_spec", "read_toml"]
 
 _TOP = ("title", "description", "reference", "design", "bounds", "expect", "check", "commands", "notes", "conform")
 _CHECK = ("max_states", "depth")
@@ -153,15 +153,15 @@ def _commands_from_schema(tbl: object, bounds: Bounds, src: str) -> Bounds:
     return Bounds(**{**bounds.__dict__, "mix": tuple(mix) or bounds.mix})
 
 
-def load_spec(path: str | Path) -> Spec:
-    """Read and validate one spec file."""
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML file; an unreadable or malformed one is an :class:`InputError` with its line."""
     src = str(path)
     try:
         raw = Path(path).read_bytes()
     except OSError as e:
         raise InputError(src, None, "a readable spec file", e.strerror) from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        return tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise InputError(src, None, "UTF-8 text", "undecodable bytes") from None
     except tomllib.TOMLDecodeError as e:
@@ -171,7 +171,11 @@ def load_spec(path: str | Path) -> Spec:
             msg, _, pos = msg.partition(" (at ")
             where = pos.rstrip(")")
         raise InputError(src, where, "valid TOML", msg) from None
-    return parse_spec(data, src)
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and validate one spec file."""
+    return parse_spec(read_toml(path), str(path))
 
 
 def expand_paths(paths: Iterable[str]) -> list[Path]:

@@ -464,7 +464,7 @@ class _Builder:
                 upd[cl.x_id] = cl.x_id | (rcv & (id_from != self.ref(c, i)))
             if cl.ev:
                 upd[cl.x_evorder] = cl.x_evorder | (rcv & kind_event & ~cl.ev[i])
-            if not (ok_caps is False):
+            if ok_caps is not False:
                 upd[cl.st] = ite(rcv & as_expr(ok_caps) & (cl.st == K.C_NEG), lit(K.C_READY), cl.st)
 
     def resolve_silently(self, c: int, i: int, upd: dict[Var, Expr | int | bool], lost: Expr | bool) -> None:
@@ -878,13 +878,7 @@ class _Builder:
         if cmd == "coroutine":
             upd[self.inflight] = self.inflight - 1
         upd[self.dpc] = lit(K.D_AFTER)
-        back = self.dctx != K.IOH
-        upd[self.dctx] = lit(K.IOH)
-        upd[self.dsched] = ite(back, lit(K.IOH), lit(K.CONT + t.tid))
-        if t is self.main:
-            upd[self.bql] = ite(back, ite(self.main.nest == K.N_NONE, lit(0), lit(K.MAIN)), lit(K.MAIN))
-        else:
-            upd[self.bql] = lit(t.tid)
+        self.hop_back(t, self.dctx != K.IOH, upd)
         self.act("coroutine_end", t.name, kg & (self.dpc == K.D_CO_END), upd, "dispatcher", **p)
         # back in iohandler_ctx: monitor_qmp_dispatch writes the reply
         upd = {}
@@ -897,15 +891,22 @@ class _Builder:
         self.resume(m, upd, ~self.doob)
         upd[self.dpc] = lit(K.D_POP)
         if self.d.hop_all:
-            back = self.dctx == K.AIO
-            upd[self.dctx] = lit(K.IOH)
-            upd[self.dsched] = ite(back, lit(K.IOH), lit(K.CONT + t.tid))
-            if t is self.main:
-                upd[self.bql] = ite(back, ite(self.main.nest == K.N_NONE, lit(0), lit(K.MAIN)), lit(K.MAIN))
-            else:
-                upd[self.bql] = lit(t.tid)
+            self.hop_back(t, self.dctx == K.AIO, upd)
         else:
             self.end_segment(t, top, False, upd)
+
+    def hop_back(self, t: _Thread, back: Expr, upd: dict[Var, Expr | int | bool]) -> None:
+        """aio_co_schedule(iohandler_ctx, self) + yield when ``back``, else continue on ``t``.
+
+        A top-level main-loop item releases the BQL when the coroutine yields; a
+        nested poller (and a vCPU) keeps holding it.
+        """
+        upd[self.dctx] = lit(K.IOH)
+        upd[self.dsched] = ite(back, lit(K.IOH), lit(K.CONT + t.tid))
+        if t is self.main:
+            upd[self.bql] = ite(back, ite(self.main.nest == K.N_NONE, lit(0), lit(K.MAIN)), lit(K.MAIN))
+        else:
+            upd[self.bql] = lit(t.tid)
 
     # the one-shot BH that runs a non-coroutine handler ----------------------------
     def bh_actions(self) -> None:
