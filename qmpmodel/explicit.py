@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from qmpmodel.expr import Expr, any_of
+from qmpmodel.expr import Expr, all_of, any_of
 from qmpmodel.invariants import Invariant, ModelView, deadlock_cycles, state_predicate
 from qmpmodel.model import Model, State, compile_predicate, compile_successors
 from qmpmodel.results import (
@@ -139,13 +139,20 @@ def check_explicit(
     frontier: deque[int] = deque([0])
     live_preds = list(preds)
 
+    # one compiled conjunction of the live predicates: a state that satisfies all
+    # of them (almost every state) costs one call; recompiled when one is found
+    exprs = {n: state_predicate(inv, view) for n, (inv, _exp) in enumerate(todo) if inv.kind != "liveness"}
+    all_ok = compile_predicate(all_of(exprs[n] for n, _p in live_preds))
+
     def judge(sid: int, s: State) -> None:
-        nonlocal live_preds
+        nonlocal live_preds, all_ok
+        if all_ok(s):
+            return
         hit = [n for n, p in live_preds if not p(s)]
-        if hit:
-            for n in hit:
-                found[n] = sid
-            live_preds = [(n, p) for n, p in live_preds if n not in found]
+        for n in hit:
+            found[n] = sid
+        live_preds = [(n, p) for n, p in live_preds if n not in found]
+        all_ok = compile_predicate(all_of(exprs[n] for n, _p in live_preds))
 
     judge(0, model.init)
     while frontier:

@@ -137,17 +137,24 @@ class Model:
                 yield i
 
 
-def _first_eq(guard: Expr) -> tuple[int, int] | None:
-    """The ``(var index, constant)`` of the guard's first ``var == const`` conjunct."""
+def _eq_conjuncts(guard: Expr) -> dict[int, int]:
+    """The ``var == const`` conjuncts of a guard, as ``{var index: constant}``."""
     parts = guard.args if guard.op == "and" else (guard,)
+    out: dict[int, int] = {}
     for p in parts:
         assert isinstance(p, Expr)
         if p.op == "==":
             a, b = p.args
             assert isinstance(a, Expr) and isinstance(b, Expr)
-            if a.op == "var" and b.op == "const":
-                return int(a.args[0]), int(b.args[0])  # type: ignore[call-overload]
-    return None
+            if a.op == "var" and b.op == "const" and int(a.args[0]) not in out:  # type: ignore[call-overload]
+                out[int(a.args[0])] = int(b.args[0])  # type: ignore[call-overload]
+    return out
+
+
+def _first_eq(guard: Expr) -> tuple[int, int] | None:
+    """The ``(var index, constant)`` of the guard's first ``var == const`` conjunct."""
+    eqs = _eq_conjuncts(guard)
+    return next(iter(eqs.items()), None)
 
 
 Successors = Callable[[State], list[tuple[int, State]]]
@@ -156,16 +163,14 @@ Successors = Callable[[State], list[tuple[int, State]]]
 def compile_successors(model: Model) -> Successors:
     """Compile every action into one Python function ``succ(s) -> [(action index, s')]``.
 
-    Actions are grouped by the first ``var == const`` conjunct of their guard
-    (usually a program counter), so a state tests only the actions whose
-    program counter matches. The order of the result is the model's action
-    order: deterministic.
+    Actions are arranged in a decision tree on their ``var == const`` guard
+    conjuncts: at each level the variable that most of the remaining actions
+    test (a program counter, the dispatcher's current request, ...) selects the
+    branch, so a state evaluates only the guards that can hold. The result is
+    sorted into the model's action order: deterministic.
     """
     n = len(model.layout.vars)
-    groups: dict[tuple[int, int] | None, list[int]] = {}
-    for i, a in enumerate(model.actions):
-        groups.setdefault(_first_eq(a.guard), []).append(i)
-
+    eqs = [_eq_conjuncts(a.guard) for a in model.actions]
     lines = ["def succ(s):", "    out = []", "    app = out.append"]
 
     def emit(i: int, indent: str) -> None:
@@ -177,16 +182,30 @@ def compile_successors(model: Model) -> Successors:
         lines.append(f"{indent}if {to_python(a.guard)}:")
         lines.append(f"{indent}    app(({i}, ({cells},)))")
 
-    # Keep the model's action order for the result: sort afterwards by index.
-    for key, idxs in groups.items():
-        if key is None:
+    def tree(idxs: list[int], used: frozenset[int], indent: str, depth: int) -> None:
+        counts: dict[int, int] = {}
+        for i in idxs:
+            for v in eqs[i]:
+                if v not in used:
+                    counts[v] = counts.get(v, 0) + 1
+        best = max(counts, key=lambda v: (counts[v], -v), default=None)
+        if best is None or depth >= 4 or len(idxs) < 4 or counts[best] < 3:
             for i in idxs:
-                emit(i, "    ")
-        else:
-            var, const = key
-            lines.append(f"    if s[{var}] == {const}:")
-            for i in idxs:
-                emit(i, "        ")
+                emit(i, indent)
+            return
+        rest = [i for i in idxs if best not in eqs[i]]
+        by_value: dict[int, list[int]] = {}
+        for i in idxs:
+            if best in eqs[i]:
+                by_value.setdefault(eqs[i][best], []).append(i)
+        for i in rest:
+            emit(i, indent)
+        lines.append(f"{indent}v{depth} = s[{best}]")
+        for k, (value, group) in enumerate(sorted(by_value.items())):
+            lines.append(f"{indent}{'if' if k == 0 else 'elif'} v{depth} == {value}:")
+            tree(group, used | {best}, indent + "    ", depth + 1)
+
+    tree(list(range(len(model.actions))), frozenset(), "    ", 0)
     lines.append("    out.sort(key=_first)")
     lines.append("    return out")
     src = "\n".join(lines)
