@@ -21,6 +21,7 @@ from qmpmodel import __version__
 from qmpmodel.check import check_spec, engine_runner, prepare
 from qmpmodel.ci_outputs import junit_xml, sarif
 from qmpmodel.cli_conform import conform
+from qmpmodel.cli_reach import reach
 from qmpmodel.cli_record import record
 from qmpmodel.cli_report import replay_cmd, report
 from qmpmodel.cli_schema import schema
@@ -121,14 +122,16 @@ def check(paths: tuple[str, ...], engine: str, json_file: str | None, max_states
         total_trans += r.transitions
         max_depth = max(max_depth, r.depth)
         mark = "ok  " if r.met else "FAIL"
-        tail = "" if r.complete else "  (incomplete: budget exhausted)"
+        tail = "" if r.complete else ("  (incomplete: budget exhausted)" if engine == "explicit"
+                                      else "  (not exhaustive)")
         click.echo(f"{mark} {spec.path}: {r.states:,} states, depth {r.depth}, {r.seconds:.2f} s{tail}")
         for inv in r.invariants:
             if inv.expected == "skip":
                 continue
             depth = f" at depth {inv.depth}" if inv.depth is not None else ""
             flag = "  " if inv.met else "!!"
-            click.echo(f"   {flag} {inv.name:<26} {inv.verdict}{depth} (expected {inv.expected})")
+            note = f"  [{inv.note}]" if inv.note else ""
+            click.echo(f"   {flag} {inv.name:<26} {inv.verdict}{depth} (expected {inv.expected}){note}")
     elapsed = time.monotonic() - t_all
     click.echo(f"{total_states:,} states, {total_trans:,} transitions, depth {max_depth}, {elapsed:.2f} s")
     met = all(r.met for r in results)
@@ -157,6 +160,7 @@ def list_invariants() -> None:
 main.add_command(schema)
 main.add_command(record)
 main.add_command(conform)
+main.add_command(reach)
 main.add_command(report)
 main.add_command(replay_cmd)
 

@@ -12,24 +12,29 @@ dispatcher is re-implemented here: :func:`build_machine` turns a
   (:func:`qmpmodel.model.compile_successors`, the explicit engine's);
 * one Hypothesis ``@invariant`` per checked property: a ``state`` invariant is
   its compiled :func:`~qmpmodel.invariants.state_predicate`; ``no-deadlock`` is
-  the wait-for-cycle predicate and "no state with pending work where no action
-  is enabled"; ``progress`` (liveness) cannot be refuted by finite random
-  runs and is reported ``unknown``;
-* swarm testing: an ``initialize`` rule draws, per run, a random non-empty
+  the wait-for-cycle predicate and "no state with pending work where QEMU is
+  stuck" (no weakly fair action enabled, as in the explicit engine);
+  ``progress`` (liveness) cannot be refuted by finite random runs and is
+  reported ``unknown``;
+* swarm testing: at the start of every episode the machine draws a random
   subset of the families to favour. Only favoured families run while one of
   them is enabled; when none is, every enabled family may run, so a run never
-  stalls. The subset shrinks towards "all families" (Hypothesis' own
-  per-rule swarm flags are on top of this);
-* a ``stutter`` rule, enabled only in terminal states, so that a run may end
-  in a state without successors.
+  stalls. The subset shrinks towards "all families". Hypothesis' own rule
+  selection (whose per-rule swarm flags throw away every example in which
+  the only enabled rules happen to be switched off) is replaced by a uniform
+  choice among the rules whose preconditions hold;
+* a ``restart`` rule, enabled only in terminal states (no action enabled),
+  begins a new episode from the initial state: one Hypothesis example holds
+  several episodes, and a violation's path is that of its episode.
 
 A failure raises :class:`PropertyViolation` carrying the action indices of
-the run. Hypothesis shrinks the run; :func:`search` then replays the shrunk
-path with :func:`qmpmodel.explicit.trace_from_path` (every guard re-checked)
-and verifies that its last state violates the same property
-(:func:`replay_violation`), and finally removes steps that are not needed
-(a deterministic one-step-deletion pass over the replayed path, each
-candidate re-verified by replay).
+the episode. Hypothesis shrinks the run (within :data:`SHRINK_STEPS` steps;
+the shortest failing episode seen is kept); :func:`search` then replays the
+shrunk path with :func:`qmpmodel.explicit.trace_from_path` (every guard
+re-checked), verifies that its last state violates the same property
+(:func:`replay_violation`), and removes the steps that are not needed
+(:func:`minimise_path`, deterministic delta debugging on the concrete path,
+each candidate re-verified by replay).
 
 Verdicts: ``violated`` (with the shrunk, replayed trace) or ``unknown`` with
 the note "no counterexample in N examples": random testing never proves that
@@ -73,9 +78,11 @@ __all__ = [
     "SearchStats",
     "build_machine",
     "compile_properties",
+    "confirm_with_explicit",
     "engine_settings",
     "families",
     "format_program",
+    "is_stuck",
     "minimise_path",
     "parse_program",
     "replay_violation",
@@ -86,7 +93,7 @@ __all__ = [
 #: Steps per Hypothesis run in the engine (the CLI has no knob for it).
 ENGINE_STEPS = 100
 #: Steps Hypothesis' shrinker may execute per failure before the shortest run seen so far is taken.
-SHRINK_STEPS = 15_000
+SHRINK_STEPS = 10_000
 #: Upper bound on re-runs of the batch of properties expected to hold.
 MAX_HOLDS_RERUNS = 8
 
@@ -96,10 +103,11 @@ MAX_HOLDS_RERUNS = 8
 
 @dataclass(frozen=True)
 class Property:
-    """A checkable property: ``holds(s, terminal)`` is false on a violating state.
+    """A checkable property: ``holds(s, stuck)`` is false on a violating state.
 
-    ``terminal`` says that no action is enabled in ``s`` (used by
-    ``no-deadlock``: pending work in a terminal state is a deadlock).
+    ``stuck`` says that QEMU can do nothing in ``s``: no weakly fair action
+    (``Action.fair``) is enabled, only clients could still act. ``no-deadlock``
+    is violated by pending work in a stuck state, as in the explicit engine.
     """
 
     name: str
@@ -127,7 +135,12 @@ def _state_check(pred: Callable[[State], bool]) -> Callable[[State, bool], bool]
 
 
 def _deadlock_check(pred: Callable[[State], bool], pending: Callable[[State], bool]) -> Callable[[State, bool], bool]:
-    return lambda s, terminal: pred(s) and not (terminal and pending(s))
+    return lambda s, stuck: pred(s) and not (stuck and pending(s))
+
+
+def is_stuck(model: Model, successors: Iterable[tuple[int, State]]) -> bool:
+    """No weakly fair action among ``successors``: QEMU itself can do nothing (only clients could act)."""
+    return not any(model.actions[i].fair for i, _t in successors)
 
 
 def replay_violation(model: Model, prop: Property, path: Sequence[int]) -> Trace | None:
@@ -140,8 +153,8 @@ def replay_violation(model: Model, prop: Property, path: Sequence[int]) -> Trace
     s = model.init
     for i in path:
         s = model.actions[i].apply(s)
-    terminal = not any(a.enabled(s) for a in model.actions)
-    return None if prop.holds(s, terminal) else trace
+    stuck = not any(a.fair and a.enabled(s) for a in model.actions)
+    return None if prop.holds(s, stuck) else trace
 
 
 def minimise_path(model: Model, prop: Property, path: Sequence[int]) -> list[int]:
@@ -211,30 +224,59 @@ def _violation_test(model: Model, prop: Property, succ: Callable[[State], list[t
                 return None
             out.append(j)
             s = nxt[j]
-        return None if prop.holds(s, not succ(s)) else out
+        return None if prop.holds(s, is_stuck(model, succ(s))) else out
 
     return violates
+
+
+def confirm_with_explicit(prepared: Any, name: str, trace: Trace) -> int:
+    """Check a Hypothesis counterexample against the explicit engine; return the shortest depth.
+
+    ``trace`` must replay (every guard re-checked) to a state violating
+    ``name``, and the exhaustive engine must find ``name`` violated too, at a
+    depth no greater than ``len(trace)`` (breadth first: its trace is a
+    shortest one). An :class:`AssertionError` says which part disagrees.
+    """
+    from qmpmodel.explicit import check_explicit
+    from qmpmodel.invariants import invariant as lookup
+
+    inv = lookup(name)
+    (prop,) = compile_properties(prepared.model, prepared.view, [inv])
+    path = [st_.index for st_ in trace.steps]
+    if replay_violation(prepared.model, prop, path) is None:
+        raise AssertionError(f"the trace does not replay to a violation of {name!r}")
+    res = check_explicit(prepared.model, prepared.view, [(inv, "violated")])
+    (verdict,) = res.invariants
+    if verdict.verdict != "violated" or verdict.depth is None:
+        raise AssertionError(f"the explicit engine says {name!r} is {verdict.verdict}")
+    if verdict.depth > len(path):
+        raise AssertionError(f"explicit shortest depth {verdict.depth} exceeds the trace's {len(path)}")
+    return verdict.depth
 
 
 # -- the generated state machine -------------------------------------------------
 
 
 class PropertyViolation(AssertionError):
-    """A property failed on the machine's current state; ``path`` is the run so far."""
+    """A property failed on the machine's current state; ``path`` is the episode so far.
 
-    def __init__(self, prop: str, path: tuple[int, ...], model: Model) -> None:
-        super().__init__(prop, path)
+    Its message is the readable program of the run, shrunk further by
+    :func:`minimise_path` (the message is built when it is shown, not while
+    Hypothesis shrinks).
+    """
+
+    def __init__(self, prop: Property, path: tuple[int, ...], model: Model) -> None:
+        super().__init__(prop.name, path)
         self.prop = prop
         self.path = path
         self.model = model
 
     def __str__(self) -> str:
-        try:
-            program = format_program(trace_from_path(self.model, self.model.init, self.path))
-        except ValueError as e:  # pragma: no cover - the path was executed, it replays
-            program = f"# (path does not replay: {e})"
-        return (f"invariant {self.prop!r} violated after {len(self.path)} steps:\n{program}\n"
-                f"# path {'/'.join(map(str, self.path))}")
+        short = minimise_path(self.model, self.prop, self.path)
+        program = format_program(trace_from_path(self.model, self.model.init, short))
+        return (f"invariant {self.prop.name!r} violated after {len(short)} steps "
+                f"(Hypothesis' shrunk run: {len(self.path)} steps):\n{program}\n"
+                f"# path {'/'.join(map(str, short))}")
 
 
 @dataclass
@@ -279,6 +321,7 @@ def build_machine(model: Model, props: Sequence[Property], *, swarm: bool = True
     fam_of = {i: f for f, ix in fams.items() for i in ix}
     fam_names = tuple(fams)
     rule_of: dict[str, str] = {}
+    by_name = {p.name: p for p in props}
 
     def _init(self: Any) -> None:
         RuleBasedStateMachine.__init__(self)
@@ -344,19 +387,19 @@ def build_machine(model: Model, props: Sequence[Property], *, swarm: bool = True
         if stats.stopped:
             raise _Stopped("stopped by the observer")
         if stats.exhausted and stats.first_prop is not None:
-            self.fail(stats.first_prop, stats.best[stats.first_prop])
+            self.fail(by_name[stats.first_prop], stats.best[stats.first_prop])
 
-    def fail(self: Any, prop: str, path: tuple[int, ...] | None = None) -> None:
+    def fail(self: Any, prop: Property, path: tuple[int, ...] | None = None) -> None:
         path = tuple(self.path) if path is None else path
         if stats is not None:
             if stats.first_prop is None:
-                stats.first_prop = prop
+                stats.first_prop = prop.name
                 stats.steps_at_first = stats.steps
                 stats.first_failure_example = stats.examples
                 stats.first_failure_seconds = time.perf_counter() - stats.started
-            old = stats.best.get(prop)
+            old = stats.best.get(prop.name)
             if old is None or (len(path), path) < (len(old), old):
-                stats.best[prop] = path
+                stats.best[prop.name] = path
         raise PropertyViolation(prop, path, model)
 
     def repr_(self: Any) -> str:
@@ -407,7 +450,7 @@ def build_machine(model: Model, props: Sequence[Property], *, swarm: bool = True
     ns["restart"] = restart
 
     for prop in props:
-        ns[_rule_name("check_" + prop.name.replace("-", "_"), ns)] = _property_check(prop)
+        ns[_rule_name("check_" + prop.name.replace("-", "_"), ns)] = _property_check(prop, model)
 
     return type(name, (RuleBasedStateMachine,), ns)
 
@@ -449,17 +492,17 @@ def _family_rule(fam: str, name: str) -> Callable[..., None]:
     return precondition(lambda self: self.may_run(fam))(rule(data=st.data())(step))
 
 
-def _property_check(prop: Property) -> Callable[..., None]:
+def _property_check(prop: Property, model: Model) -> Callable[..., None]:
     if prop.kind == "deadlock":
         def check(self: Any) -> None:
             self.checkpoint()
-            if not prop.holds(self.state, not self.successors()):
-                self.fail(prop.name)
+            if not prop.holds(self.state, is_stuck(model, (o for opts in self.successors().values() for o in opts))):
+                self.fail(prop)
     else:
         def check(self: Any) -> None:
             self.checkpoint()
             if not prop.holds(self.state, False):
-                self.fail(prop.name)
+                self.fail(prop)
 
     check.__name__ = check.__qualname__ = "check_" + _identifier(prop.name)
     check.__doc__ = f"The property {prop.name!r} holds on the current state."
@@ -525,7 +568,7 @@ def search(model: Model, props: Sequence[Property], *, examples: int, seed: int,
         with with_reporter(_discard):
             run_state_machine_as_test(machine, settings=engine_settings(examples, steps))
     except PropertyViolation as e:
-        name, raw = e.prop, e.path
+        name, raw = e.prop.name, e.path
     except _Stopped:
         return SearchOutcome(None, stopped=True)
     except Exception:
@@ -657,8 +700,9 @@ def parse_program(model: Model, text: str) -> list[int]:
 class Replay:
     """Drive the model step by step, as a printed program does: ``Replay(model).step("read", mon=0)``."""
 
-    def __init__(self, model: Model) -> None:
+    def __init__(self, model: Model, view: ModelView | None = None) -> None:
         self.model = model
+        self.view = view
         self.state: State = model.init
         self.path: list[int] = []
         self._index = {(a.family, a.params): i for i, a in enumerate(model.actions)}
@@ -675,15 +719,18 @@ class Replay:
         self.path.append(i)
         return self
 
-    def holds(self, inv: Invariant, view: ModelView) -> bool:
-        """Whether ``inv`` holds on the current state (``no-deadlock``: also not a terminal pending state)."""
+    def holds(self, inv: Invariant, view: ModelView | None = None) -> bool:
+        """Whether ``inv`` holds on the current state (``no-deadlock``: also not stuck with pending work)."""
+        view = view or self.view
+        if view is None:
+            raise ValueError("Replay.holds needs a ModelView")
         if inv.kind == "liveness":
             raise ValueError(f"{inv.name} is a liveness property: it has no verdict on one state")
         if not evaluate(state_predicate(inv, view), self.state):
             return False
         if inv.kind == "deadlock":
-            terminal = not any(a.enabled(self.state) for a in self.model.actions)
-            return not (terminal and evaluate(self.model.pending, self.state))
+            stuck = not any(a.fair and a.enabled(self.state) for a in self.model.actions)
+            return not (stuck and evaluate(self.model.pending, self.state))
         return True
 
     def trace(self) -> Trace:

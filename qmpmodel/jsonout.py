@@ -42,6 +42,7 @@ def results_to_json(results: Sequence[CheckResult], version: str) -> dict[str, o
                         **({"loop": i.trace.loop} if i.trace is not None and i.trace.loop is not None else {}),
                         **({"cycle": [list(e) for e in i.trace.cycle]} if i.trace is not None and i.trace.cycle else {}),
                         **({"note": i.note} if i.note else {}),
+                        **({} if i.checked else {"checked": False}),
                     }
                     for i in r.invariants
                 ],

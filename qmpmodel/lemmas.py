@@ -4,11 +4,15 @@ A property such as ``queue-bound`` holds on every reachable state but is not
 inductive by itself: some unreachable state satisfies it and steps to one that
 does not (a counterexample to induction, CTI). Each lemma below rules out a
 family of such states. Lemmas are never assumed: :func:`qmpmodel.smt.prove`
-proves the conjunction "target and every lemma and every variable within its
-declared range" by k-induction, so a false lemma can only make a proof fail
-(it is caught by the base case), never make one succeed. ``tests/test_smt.py``
-additionally checks every lemma on every reachable state of
+proves the conjunction of the target and the lemmas it keeps by k-induction,
+pruning (Houdini-style) every candidate that a reachable state or a
+counterexample to induction violates, so a false lemma can only be dropped or
+make a proof fail, never make one succeed. ``tests/test_smt.py`` additionally
+checks every structural lemma (:data:`LEMMAS`) on every reachable state of
 ``specs/qemu-current.toml`` with the explicit engine.
+
+:func:`candidate_lemmas` adds to :data:`LEMMAS` every declared variable range
+and every state invariant of the library: properties strengthen each other.
 
 Lemmas are :class:`~qmpmodel.expr.Expr` builders over a
 :class:`~qmpmodel.invariants.ModelView`, like the invariants, and apply to
@@ -21,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from qmpmodel.expr import TRUE, Expr, all_of, any_of, ite, lit
+from qmpmodel.expr import TRUE, Expr, all_of, ite, lit
 from qmpmodel.invariants import INVARIANTS, ModelView, state_predicate
 from qmpmodel.statemachine import Consts as K
 
@@ -136,14 +140,6 @@ def _handler_owner(mv: ModelView) -> Expr:
     return all_of(parts)
 
 
-def _caps_inband(mv: ModelView) -> Expr:
-    """qmp_capabilities is dispatched in-band: popped before its session negotiated OOB."""
-    nr = mv.bounds.requests + 1
-    dpc, req = mv.v("dsp.pc"), mv.v("dsp.req")
-    busy = all_of([dpc != K.D_WAIT, dpc != K.D_POP, dpc != K.D_EXIT])
-    return all_of(~(busy & (req == c * nr + 1) & mv.v("dsp.oob_saved")) for c in range(mv.bounds.clients))
-
-
 LEMMAS: tuple[Lemma, ...] = (
     Lemma("queue-slots", "Queue slots below qlen hold a request, the others are 0; qlen <= queue_max.",
           _queue_slots),
@@ -156,8 +152,6 @@ LEMMAS: tuple[Lemma, ...] = (
           _in_flight),
     Lemma("handler-owner", "A thread blocked inside a handler is the one running the dispatcher's BH.",
           _handler_owner),
-    Lemma("caps-inband", "qmp_capabilities is always dispatched as an in-band request (oob not "
-          "yet negotiated when it was popped).", _caps_inband),
 )
 
 

@@ -91,11 +91,15 @@ class InvariantResult:
     trace: Trace | None = None
     #: Free text: why unknown, which lemma failed, ...
     note: str = ""
+    #: False when the engine cannot judge this kind of property at all (liveness
+    #: under the z3 engine): the expectation is then neither met nor broken by it,
+    #: and the gate does not count it.
+    checked: bool = True
 
     @property
     def met(self) -> bool:
-        """Whether the pinned expectation is met (``unknown`` never meets one)."""
-        if self.expected == "skip":
+        """Whether the pinned expectation is met (``unknown`` never meets a checked one)."""
+        if self.expected == "skip" or not self.checked:
             return True
         if self.expected == "holds":
             return self.verdict in ("holds", "proved")

@@ -1,0 +1,147 @@
+"""The Hypothesis engine (qmpmodel.hypo) and the pytest entry point (qmpmodel.testing).
+
+Every counterexample Hypothesis finds is replayed with the explicit engine's
+replay (every guard re-checked) and must violate the same invariant; the
+exhaustive engine must agree that the invariant is violated, at a depth no
+greater than the shrunk trace's.
+"""
+
+from __future__ import annotations
+
+import unittest
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+
+from qmpmodel.check import check_spec, prepare
+from qmpmodel.hypo import (
+    compile_properties,
+    confirm_with_explicit,
+    format_program,
+    parse_program,
+    replay_violation,
+    run,
+    search,
+)
+from qmpmodel.invariants import invariant
+from qmpmodel.results import EngineOptions
+from qmpmodel.specs import load_spec
+from qmpmodel.testing import DEFAULT_SETTINGS, replay_program, state_machine_for
+
+ROOT = Path(__file__).resolve().parent.parent
+CURRENT = ROOT / "specs" / "qemu-current.toml"
+TINY = ROOT / "specs" / "tiny.toml"
+BUGS = sorted((ROOT / "specs" / "bugs").glob("*.toml"))
+
+#: Budgets of the bug-spec test: examples until the first counterexample, Hypothesis' shrink steps.
+BUG_EXAMPLES = 1500
+BUG_SHRINK_STEPS = 3000
+
+
+def _bug_cases() -> list[object]:
+    cases: list[object] = []
+    for path in BUGS:
+        spec = load_spec(path)
+        for inv, exp in spec.expectations:
+            if exp == "violated" and inv.kind != "liveness":
+                cases.append(pytest.param(path, inv.name, id=f"{path.stem}:{inv.name}"))
+    return cases
+
+
+def _run_testcase(machine_testcase: type[unittest.TestCase]) -> unittest.TestResult:
+    suite = unittest.defaultTestLoader.loadTestsFromTestCase(machine_testcase)
+    result = unittest.TestResult()
+    suite.run(result)
+    return result
+
+
+def test_finds_cross_session_reply_and_replays() -> None:
+    prepared = prepare(load_spec(CURRENT))
+    (prop,) = compile_properties(prepared.model, prepared.view, [invariant("no-cross-session-reply")])
+    out = search(prepared.model, [prop], examples=500, seed=0)
+    assert out.prop == "no-cross-session-reply"
+    assert out.trace is not None
+    assert replay_violation(prepared.model, prop, list(out.path)) is not None
+    shortest = confirm_with_explicit(prepared, "no-cross-session-reply", out.trace)
+    explicit = {r.name: r for r in check_spec(load_spec(CURRENT)).invariants}["no-cross-session-reply"]
+    assert explicit.depth == shortest
+    assert shortest <= len(out.path) <= 1.5 * shortest
+
+
+def test_engine_contract_on_qemu_current() -> None:
+    r = check_spec(load_spec(CURRENT), "hypothesis", EngineOptions(examples=60, seed=0))
+    assert r.engine == "hypothesis" and not r.complete
+    assert r.states > 1 and r.transitions >= r.depth > 0
+    by = {i.name: i for i in r.invariants}
+    for name in ("no-cross-session-reply", "reply-order-all"):
+        assert by[name].verdict == "violated" and by[name].met
+        assert by[name].trace is not None and by[name].depth == by[name].trace.depth
+    # random testing never claims "holds"
+    assert all(i.verdict in ("violated", "unknown") for i in r.invariants)
+    assert "no counterexample in 60 examples (seed 0)" in by["suspend-balance"].note
+    assert "liveness" in by["progress"].note
+
+
+def test_same_seed_same_result() -> None:
+    prepared = prepare(load_spec(TINY))
+
+    def once(seed: int) -> tuple[object, ...]:
+        r = run(prepared, EngineOptions(examples=40, seed=seed))
+        return (r.states, r.transitions, r.depth,
+                tuple((i.name, i.verdict, i.depth, i.trace.path() if i.trace else None, i.note)
+                      for i in r.invariants))
+
+    first = once(7)
+    assert first == once(7)
+    assert dict((n, v) for n, v, *_ in first[3])["reply-order-all"] == "violated"  # type: ignore[misc]
+
+
+def test_program_round_trip() -> None:
+    prepared = prepare(load_spec(TINY))
+    (prop,) = compile_properties(prepared.model, prepared.view, [invariant("reply-order-all")])
+    out = search(prepared.model, [prop], examples=300, seed=1)
+    assert out.trace is not None
+    program = format_program(out.trace)
+    lines = program.splitlines()
+    assert len(lines) == out.trace.depth
+    assert all(line.startswith('state.step("') and "  # " in line for line in lines)
+    assert parse_program(prepared.model, program) == list(out.path)
+    replay = replay_program(TINY, program)
+    assert replay.path == list(out.path)
+    assert not replay.holds(invariant("reply-order-all"))
+    with pytest.raises(ValueError, match="not enabled"):
+        replay_program(TINY, lines[-1])
+
+
+def test_testcase_passes_on_qemu_current() -> None:
+    machine = state_machine_for(CURRENT)
+    assert machine.TestCase.settings.max_examples == DEFAULT_SETTINGS.max_examples
+    names = {n for n in dir(machine) if n.startswith("check_")}
+    assert "check_suspend_balance" in names and "check_no_cross_session_reply" not in names
+    result = _run_testcase(machine.TestCase)
+    assert result.wasSuccessful(), result.failures + result.errors
+
+
+def test_testcase_fails_when_a_violated_invariant_is_pinned_holds(tmp_path: Path) -> None:
+    text = TINY.read_text(encoding="utf-8")
+    spec = tmp_path / "tiny-wrong.toml"
+    spec.write_text(text.replace('reply-order-all = "violated"', ""), encoding="utf-8")
+    machine = state_machine_for(spec, test_settings=settings(DEFAULT_SETTINGS, max_examples=200))
+    result = _run_testcase(machine.TestCase)
+    assert not result.wasSuccessful()
+    (_case, message), = result.failures
+    assert "invariant 'reply-order-all' violated" in message
+    assert 'state.step("send", client=0' in message
+
+
+@pytest.mark.skipif(not BUGS, reason="no bug specs under specs/bugs yet")
+@pytest.mark.parametrize(("path", "name"), _bug_cases())
+def test_every_bug_is_found_and_replays(path: Path, name: str) -> None:
+    prepared = prepare(load_spec(path))
+    (prop,) = compile_properties(prepared.model, prepared.view, [invariant(name)])
+    out = search(prepared.model, [prop], examples=BUG_EXAMPLES, seed=0, shrink_budget=BUG_SHRINK_STEPS)
+    assert out.prop == name, f"{name} not found in {BUG_EXAMPLES} examples"
+    assert out.trace is not None
+    assert replay_violation(prepared.model, prop, list(out.path)) is not None
+    confirm_with_explicit(prepared, name, out.trace)
