@@ -216,13 +216,23 @@ class Session:
         mon = monitor or self.monitors[0]
         label = f"c{self._next_conn}"
         self._next_conn += 1
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(str(self.sock_path(mon)))
-        except OSError as exc:
-            sock.close()
-            raise RecordError(f"cannot connect to monitor {mon}: {exc}") from None
+        # QEMU creates the socket file at bind(), a moment before listen(): on a
+        # loaded machine a connect in between is refused, so retry until the deadline
+        deadline = time.monotonic() + self.timeout
+        while True:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(self.timeout)
+            try:
+                sock.connect(str(self.sock_path(mon)))
+                break
+            except (ConnectionRefusedError, FileNotFoundError) as exc:
+                sock.close()
+                if time.monotonic() > deadline or (self.proc is not None and self.proc.poll() is not None):
+                    raise RecordError(f"cannot connect to monitor {mon}: {exc}") from None
+                time.sleep(0.02)
+            except OSError as exc:
+                sock.close()
+                raise RecordError(f"cannot connect to monitor {mon}: {exc}") from None
         sock.settimeout(None)
         conn = _Conn(self, label, mon, sock)
         self.conns[label] = conn
