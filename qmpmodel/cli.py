@@ -86,7 +86,7 @@ def main() -> None:
 @click.option("--timeout", type=click.FloatRange(min=0.0, min_open=True), help="Seconds per spec (beyond: unknown).")
 @click.option("--examples", type=click.IntRange(min=1), default=200, show_default=True, help="hypothesis: examples.")
 @click.option("--seed", type=int, default=0, show_default=True, help="hypothesis: random seed.")
-@click.option("--depth", type=click.IntRange(min=1), help="smt: unrolling depth.")
+@click.option("--depth", type=click.IntRange(min=1), help="smt: unrolling depth (default 30; 4 with --prove).")
 @click.option("--prove", is_flag=True, help="smt: k-induction instead of bounded checking.")
 @click.option("--out", "out_dir", metavar="DIR", help="Write counterexamples (ITF, Markdown, Mermaid, SVG) to DIR.")
 @click.option("--junit", "junit_file", metavar="FILE", help="Write JUnit XML (a testcase per spec and invariant).")
@@ -112,7 +112,9 @@ def check(paths: tuple[str, ...], engine: str, json_file: str | None, max_states
         obs = _Budget(timeout, spec.path)
         t0 = time.monotonic()
         opts = EngineOptions(max_states=max_states or spec.max_states or EngineOptions().max_states,
-                             examples=examples, seed=seed, depth=depth or spec.depth or EngineOptions().depth,
+                             examples=examples, seed=seed,
+                             # k-induction needs a small k; bounded checking a deep unrolling
+                             depth=depth or spec.depth or (4 if prove else EngineOptions().depth),
                              prove=prove)
         r = check_spec(spec, engine, opts, obs)
         obs.done()

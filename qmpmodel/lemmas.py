@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from qmpmodel.expr import TRUE, Expr, all_of, ite, lit
+from qmpmodel.expr import TRUE, Expr, all_of, any_of, ite, lit
 from qmpmodel.invariants import INVARIANTS, ModelView, state_predicate
 from qmpmodel.statemachine import Consts as K
 
@@ -140,6 +140,220 @@ def _handler_owner(mv: ModelView) -> Expr:
     return all_of(parts)
 
 
+def _active(mv: ModelView) -> Expr:
+    """The dispatcher holds a dequeued request (between pop and reply)."""
+    dpc = mv.v("dsp.pc")
+    return (dpc != K.D_WAIT) & (dpc != K.D_POP) & (dpc != K.D_EXIT)
+
+
+def _frozen(mv: ModelView) -> Expr:
+    """A variable that no action of this model sets to another value than its initial one keeps it."""
+    model = mv.model
+    assigned = {v.index for a in model.actions for v, e in a.updates
+                if not (e.op == "const" and int(e.args[0]) == model.init[v.index])}  # type: ignore[call-overload]
+    parts: list[Expr] = []
+    for v in model.layout.vars:
+        if v.index not in assigned:
+            init = model.init[v.index]
+            parts.append((v == init) if v.sort == "int" else (v if init else ~v))
+    return all_of(parts)
+
+
+def _rcu_waiters(mv: ModelView) -> Expr:
+    """A drain_call_rcu marker is queued exactly while its waiter waits for it."""
+    parts: list[Expr] = []
+    flags: list[Expr] = []
+    for _tid, name in _thread_names(mv):
+        if mv.has(f"rcu.waits_{name}"):
+            w = mv.v(f"rcu.waits_{name}")
+            flags.append(w)
+            parts.append(w == (mv.v(f"{name}.pc") == K.RCU_WAIT))
+    if mv.has("rcu.waits_dispatcher"):
+        w = mv.v("rcu.waits_dispatcher")
+        flags.append(w)
+        parts.append(~w | (mv.v("dsp.pc") == K.D_CO_WAIT))
+    if mv.has("rcu.waits_hmp_coroutine"):
+        w = mv.v("rcu.waits_hmp_coroutine")
+        flags.append(w)
+        parts.append(~w | (mv.v("hmp_co.pc") == K.H_WAIT))
+    parts.append((mv.v("rcu.pc") != K.R_IDLE) == any_of(flags))
+    return all_of(parts)
+
+
+def _dispatcher_busy(mv: ModelView) -> Expr:
+    """``busy`` is false only while the dispatcher is parked (idle or exited)."""
+    dpc, busy = mv.v("dsp.pc"), mv.v("dsp.busy")
+    return ((dpc == K.D_WAIT) | (dpc == K.D_EXIT) | busy) & ((dpc != K.D_WAIT) | ~busy)
+
+
+def _coroutine_wait(mv: ModelView) -> Expr:
+    """An I/O request in flight belongs to a waiting coroutine; a waiting dispatcher waits for I/O or RCU."""
+    dpc = mv.v("dsp.pc")
+    io = mv.v("blk.io_dispatcher")
+    why: Expr = io
+    if mv.has("rcu.waits_dispatcher"):
+        why = why | mv.v("rcu.waits_dispatcher")
+    parts = [~io | (dpc == K.D_CO_WAIT), (dpc != K.D_CO_WAIT) | why]
+    if mv.has("rcu.waits_dispatcher"):
+        parts.append(~(io & mv.v("rcu.waits_dispatcher")))
+    if mv.has("blk.io_hmp") and mv.has("hmp_co.pc"):
+        parts.append(~mv.v("blk.io_hmp") | (mv.v("hmp_co.pc") == K.H_WAIT))
+    return all_of(parts)
+
+
+def _idle_queue(mv: ModelView) -> Expr:
+    """A monitor with no session that is not closing has an empty queue."""
+    parts: list[Expr] = []
+    for m in _mons(mv):
+        parts.append((mv.v(f"mon{m}.conn") != 0) | mv.v(f"mon{m}.closing") | (mv.v(f"mon{m}.qlen") == 0))
+    return all_of(parts)
+
+
+def _oob_saved(mv: ModelView) -> Expr:
+    """A request the dispatcher runs for a monitor with OOB on was dequeued with OOB on."""
+    parts: list[Expr] = []
+    for m in _mons(mv):
+        mine = (mv.v("dsp.mon") == m) & _active(mv)
+        parts.append(~(mine & mv.v(f"mon{m}.oob")) | mv.v("dsp.oob_saved"))
+    return all_of(parts)
+
+
+def _refs_of(mv: ModelView, c: int) -> list[int]:
+    nr = mv.bounds.requests + 1
+    return [c * nr + i + 1 for i in range(nr)]
+
+
+def _oob_session(mv: ModelView) -> Expr:
+    """OOB is on only in command mode; a live session's request dequeued with OOB on keeps it on."""
+    parts: list[Expr] = []
+    req = mv.v("dsp.req")
+    for m in _mons(mv):
+        oob = mv.v(f"mon{m}.oob")
+        parts.append(~oob | mv.v(f"mon{m}.command_mode"))
+        running = (mv.v("dsp.mon") == m) & _active(mv) & mv.v("dsp.oob_saved")
+        for c in _clients_of(mv, m):
+            mine = any_of(req == r for r in _refs_of(mv, c))
+            parts.append(~(running & mine & (mv.v(f"mon{m}.conn") == c + 1)) | oob)
+            # command mode was on when it was dequeued; only a later session's connect resets it
+            later = [mv.v(f"client{x}.st") != K.C_NEW for x in _clients_of(mv, m) if x > c]
+            parts.append(~(running & mine) | mv.v(f"mon{m}.command_mode") | any_of(later))
+        cs = _clients_of(mv, m)
+        if cs and mv.bounds.negotiate_first:
+            # nothing turns OOB on before the first session's qmp_capabilities has run
+            first = (mv.v("dsp.mon") == m) & _active(mv) & (req == _refs_of(mv, cs[0])[0])
+            parts.append(~(first & mv.v("dsp.oob_saved")))
+    return all_of(parts)
+
+
+def _owner(mv: ModelView, m: int, c: int) -> Expr:
+    """Client ``c`` is the session whose requests monitor ``m`` holds: live, or closed and not yet cleaned up."""
+    conn, closing = mv.v(f"mon{m}.conn"), mv.v(f"mon{m}.closing")
+    later = [mv.v(f"client{x}.st") == K.C_NEW for x in _clients_of(mv, m) if x > c]
+    gone = all_of([conn == 0, closing, mv.v(f"client{c}.st") == K.C_GONE, *later])
+    return (conn == c + 1) | gone
+
+
+def _queue_contents(mv: ModelView) -> Expr:
+    """Queued requests belong to the monitor's current session and were sent before its unread input."""
+    parts: list[Expr] = []
+    for m in _mons(mv):
+        inlen = mv.v(f"mon{m}.inlen")
+        qm = mv.bounds.queue_max
+        slots = [mv.v(f"mon{m}.q{j}") for j in range(qm)]
+        qlen = mv.v(f"mon{m}.qlen")
+        for j in range(qm - 1):
+            parts.append((qlen <= j + 1) | (slots[j] < slots[j + 1]))
+        refs = {r: (c, i) for c in _clients_of(mv, m) for i, r in enumerate(_refs_of(mv, c))}
+        for slot in slots:
+            parts.append(any_of([slot == 0, *(slot == r for r in refs)]))
+            for r, (c, i) in refs.items():
+                sent = mv.v(f"client{c}.sent")
+                ok = _owner(mv, m, c) & (sent > inlen + i)
+                parts.append((slot != r) | ok)
+    return all_of(parts)
+
+
+def _kind_of(mv: ModelView, c: int, i: int) -> Expr:
+    if i == 0 and mv.bounds.negotiate_first:
+        return lit(0)
+    return mv.v(f"client{c}.kind{i}")
+
+
+def _dispatcher_request(mv: ModelView) -> Expr:
+    """The request the dispatcher runs was sent on its monitor; dsp.kind is its kind."""
+    req, kind, dmon = mv.v("dsp.req"), mv.v("dsp.kind"), mv.v("dsp.mon")
+    alts: list[Expr] = []
+    for m in _mons(mv):
+        for c in _clients_of(mv, m):
+            for i, r in enumerate(_refs_of(mv, c)):
+                alts.append((req == r) & (dmon == m) & (kind == _kind_of(mv, c, i))
+                            & (mv.v(f"client{c}.sent") > i) & (mv.v(f"client{c}.st") != K.C_NEW))
+    return ~_active(mv) | any_of(alts)
+
+
+def _session_order(mv: ModelView) -> Expr:
+    """The clients of a monitor connect one after the other: a later one starts after an earlier one left."""
+    parts: list[Expr] = []
+    for m in _mons(mv):
+        cs = _clients_of(mv, m)
+        for a, c in enumerate(cs):
+            for e in cs[:a]:
+                parts.append((mv.v(f"client{c}.st") == K.C_NEW) | (mv.v(f"client{e}.st") == K.C_GONE))
+    return all_of(parts)
+
+
+def _first_negotiation(mv: ModelView) -> Expr:
+    """Until the first session's qmp_capabilities is dispatched, the monitor stays in negotiation mode."""
+    if not mv.bounds.negotiate_first:
+        return TRUE
+    parts: list[Expr] = []
+    for m in _mons(mv):
+        cs = _clients_of(mv, m)
+        if not cs:
+            continue
+        c = cs[0]
+        r = _refs_of(mv, c)[0]
+        waiting = [(mv.v(f"client{c}.sent") == 0) & (mv.v(f"client{c}.st") != K.C_GONE)]
+        waiting += [mv.v(f"mon{m}.q{j}") == r for j in range(mv.bounds.queue_max)]
+        j = 0
+        while mv.has(f"mon{m}.in{j}"):
+            waiting.append(mv.v(f"mon{m}.in{j}") == r)
+            j += 1
+        waiting.append((mv.v("dsp.req") == r) & (mv.v("dsp.mon") == m) & (mv.v("dsp.pc") == K.D_DISPATCH))
+        parts.append(~any_of(waiting) | ~mv.v(f"mon{m}.command_mode"))
+    return all_of(parts)
+
+
+def _input_owner(mv: ModelView) -> Expr:
+    """The unread input of a closed session not yet cleaned up is its last inlen messages, in order."""
+    nr = mv.bounds.requests + 1
+    parts: list[Expr] = []
+    for m in _mons(mv):
+        inlen = mv.v(f"mon{m}.inlen")
+        for c in _clients_of(mv, m):
+            sent = mv.v(f"client{c}.sent")
+            gone = ~(mv.v(f"mon{m}.conn") == c + 1) & _owner(mv, m, c)
+            parts.append(~gone | (inlen <= sent))
+            j = 0
+            while mv.has(f"mon{m}.in{j}"):
+                slot = mv.v(f"mon{m}.in{j}")
+                parts.append(~gone | (inlen <= j) | (slot == sent - inlen + (c * nr + j + 1)))
+                j += 1
+    return all_of(parts)
+
+
+def _dispatcher_first(mv: ModelView) -> Expr:
+    """The running request precedes every queued request and every unread message of its monitor."""
+    parts: list[Expr] = []
+    req = mv.v("dsp.req")
+    for m in _mons(mv):
+        busy = _active(mv) & (mv.v("dsp.mon") == m)
+        parts.append(~busy | (mv.v(f"mon{m}.qlen") == 0) | (req < mv.v(f"mon{m}.q0")))
+        if mv.has(f"mon{m}.in0"):
+            parts.append(~busy | (mv.v(f"mon{m}.inlen") == 0) | (req < mv.v(f"mon{m}.in0")))
+    return all_of(parts)
+
+
 LEMMAS: tuple[Lemma, ...] = (
     Lemma("queue-slots", "Queue slots below qlen hold a request, the others are 0; qlen <= queue_max.",
           _queue_slots),
@@ -152,6 +366,29 @@ LEMMAS: tuple[Lemma, ...] = (
           _in_flight),
     Lemma("handler-owner", "A thread blocked inside a handler is the one running the dispatcher's BH.",
           _handler_owner),
+    Lemma("frozen", "A variable no action of the model sets to another value keeps its initial value.",
+          _frozen),
+    Lemma("rcu-waiters", "A drain_call_rcu marker is queued exactly while its waiter waits for it; "
+          "call_rcu is busy exactly while a marker is queued.", _rcu_waiters),
+    Lemma("dispatcher-busy", "dsp.busy is false exactly when the dispatcher is idle or exited "
+          "(a wake-up after exit sets it).", _dispatcher_busy),
+    Lemma("coroutine-wait", "An I/O request in flight belongs to a waiting coroutine; the waiting "
+          "dispatcher waits for I/O or for call_rcu.", _coroutine_wait),
+    Lemma("idle-queue", "A monitor with no session that is not closing has an empty queue.", _idle_queue),
+    Lemma("session-order", "A monitor's clients connect one after the other.", _session_order),
+    Lemma("first-negotiation", "Until the first session's qmp_capabilities is dispatched, its monitor "
+          "is in negotiation mode.", _first_negotiation),
+    Lemma("input-owner", "The unread input of a closed session not yet cleaned up is its last inlen "
+          "messages, in order.", _input_owner),
+    Lemma("dispatcher-first", "The running request precedes the queued requests and the unread input "
+          "of its monitor.", _dispatcher_first),
+    Lemma("queue-contents", "Queued requests are the current session's, in increasing order, sent "
+          "before its unread input.", _queue_contents),
+    Lemma("dispatcher-request", "The running request was sent on dsp.mon, and dsp.kind is its kind.",
+          _dispatcher_request),
+    Lemma("oob-session", "OOB is on only in command mode, and stays on while the session that "
+          "negotiated it lives.", _oob_session),
+    Lemma("oob-saved", "A request running for a monitor with OOB on was dequeued with OOB on.", _oob_saved),
 )
 
 

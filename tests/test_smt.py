@@ -202,8 +202,6 @@ def test_kinduction_proves_inband_mutual_exclusion_on_qemu_current() -> None:
     assert po.verdict == "proved", po.note
 
 
-@pytest.mark.xfail(reason="issue 5: the lemma set does not yet make these inductive on qemu-current "
-                          "(CTIs through call_rcu / drain_call_rcu states); see the report")
 @pytest.mark.parametrize("name", ["queue-bound", "suspend-balance"])
 def test_kinduction_proves_queue_invariants_on_qemu_current(name: str) -> None:
     p = prep(CURRENT)
