@@ -132,7 +132,8 @@ def check(paths: tuple[str, ...], engine: str, json_file: str | None, max_states
                 continue
             depth = f" at depth {inv.depth}" if inv.depth is not None else ""
             flag = "  " if inv.met else "!!"
-            note = f"  [{inv.note}]" if inv.note else ""
+            text = inv.note if len(inv.note) <= 90 else inv.note[:87] + "..."  # in full in --json
+            note = f"  [{text}]" if text else ""
             click.echo(f"   {flag} {inv.name:<26} {inv.verdict}{depth} (expected {inv.expected}){note}")
     elapsed = time.monotonic() - t_all
     click.echo(f"{total_states:,} states, {total_trans:,} transitions, depth {max_depth}, {elapsed:.2f} s")
