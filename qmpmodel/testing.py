@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import RuleBasedStateMachine
 
 from qmpmodel.check import Prepared, prepare
@@ -40,6 +40,8 @@ DEFAULT_SETTINGS = settings(
     derandomize=True,
     database=None,
     report_multiple_bugs=False,
+    # no "explain" phase: on a long stateful run it costs more than finding and shrinking
+    phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
 )
 
