@@ -24,7 +24,7 @@ from typing import Any
 
 from qmpmodel.expr import Expr, all_of, any_of
 from qmpmodel.invariants import Invariant, ModelView, deadlock_cycles, state_predicate
-from qmpmodel.model import Model, State, compile_predicate, compile_successors
+from qmpmodel.model import Model, State, compile_predicate, compile_successors, is_stuck
 from qmpmodel.results import (
     EngineOptions,
     EngineResult,
@@ -120,7 +120,6 @@ def check_explicit(
             want_deadlock = True
         preds.append((n, compile_predicate(state_predicate(inv, view))))
     pending = compile_predicate(model.pending)
-    fair = [bool(a.fair) for a in model.actions]
     found: dict[int, int] = {}  # invariant position -> violating state id
     deadlock_pos = next((n for n, (inv, _) in enumerate(todo) if inv.kind == "deadlock"), None)
 
@@ -164,7 +163,7 @@ def check_explicit(
         nxt = succ(s)
         # stuck: work is pending and QEMU itself (every weakly fair actor, external
         # completions included) can do nothing; only clients could still act
-        if want_deadlock and deadlock_pos not in found and not any(fair[a] for a, _t in nxt) and pending(s):
+        if want_deadlock and deadlock_pos not in found and is_stuck(model, nxt) and pending(s):
             found[deadlock_pos] = sid  # type: ignore[index]
         for a, t in nxt:
             transitions += 1

@@ -68,7 +68,7 @@ from hypothesis.stateful import (
 from qmpmodel.explicit import Observer, trace_from_path
 from qmpmodel.expr import evaluate
 from qmpmodel.invariants import Invariant, ModelView, state_predicate
-from qmpmodel.model import Model, State, compile_predicate, compile_successors
+from qmpmodel.model import Model, State, compile_predicate, compile_successors, is_stuck
 from qmpmodel.results import EngineOptions, EngineResult, Expected, InvariantResult, Trace
 
 __all__ = [
@@ -137,11 +137,6 @@ def _state_check(pred: Callable[[State], bool]) -> Callable[[State, bool], bool]
 
 def _deadlock_check(pred: Callable[[State], bool], pending: Callable[[State], bool]) -> Callable[[State, bool], bool]:
     return lambda s, stuck: pred(s) and not (stuck and pending(s))
-
-
-def is_stuck(model: Model, successors: Iterable[tuple[int, State]]) -> bool:
-    """No weakly fair action among ``successors``: QEMU itself can do nothing (only clients could act)."""
-    return not any(model.actions[i].fair for i, _t in successors)
 
 
 def replay_violation(model: Model, prop: Property, path: Sequence[int]) -> Trace | None:

@@ -12,13 +12,13 @@ The shape follows stateright's ``Model`` trait: ``init_states``, ``actions``,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from qmpmodel.errors import ModelDefinitionError
 from qmpmodel.expr import Expr, StateLayout, Var, evaluate, to_python
 
-__all__ = ["Action", "Emit", "Model", "State", "WaitEdge", "compile_predicate", "compile_successors"]
+__all__ = ["Action", "Emit", "Model", "State", "WaitEdge", "compile_predicate", "compile_successors", "is_stuck"]
 
 #: A concrete state: one small integer per state variable, in layout order.
 State = tuple[int, ...]
@@ -213,6 +213,16 @@ def compile_successors(model: Model) -> Successors:
     # the source is generated from the model's own expression trees, never from input
     exec(compile(src, "<qmpmodel successors>", "exec"), env)
     return env["succ"]  # type: ignore[return-value]
+
+
+def is_stuck(model: Model, successors: Iterable[tuple[int, State]]) -> bool:
+    """No weakly fair action among ``successors``: QEMU itself can do nothing.
+
+    Only clients (and other unfair environment steps) could still act. With
+    pending work this is the "stuck" half of ``no-deadlock``, the same in every
+    engine.
+    """
+    return not any(model.actions[i].fair for i, _t in successors)
 
 
 def compile_predicate(e: Expr) -> Callable[[State], bool]:
