@@ -28,11 +28,11 @@ a small history in the state").
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from qmpmodel.design import KINDS, Bounds, Design
-from qmpmodel.errors import InputError
+from qmpmodel.errors import InputError, close_matches
 from qmpmodel.expr import (
     FALSE,
     TRUE,
@@ -172,8 +172,6 @@ class _Builder:
             for name in mix:
                 kind = KINDS.get(name)
                 if kind is None or (kind.form == "hmp") != hmp:
-                    from qmpmodel.errors import close_matches
-
                     valid = [k for k, v in KINDS.items() if (v.form == "hmp") == hmp]
                     raise InputError(src, key, "one of " + ", ".join(valid), repr(name),
                                      close_matches(name, valid))
@@ -364,14 +362,6 @@ class _Builder:
                             & (self.dsched != K.CONT + t.tid), False))
         return out
 
-    def cont_poller(self) -> list[tuple[_Thread, Expr, bool]]:
-        """The thread on which the dispatcher continues without yielding."""
-        out = []
-        for t in self.threads:
-            top = (t.nest == K.N_NONE)
-            out.append((t, (self.dsched == K.CONT + t.tid), top))
-        return out
-
     def dsp_runners(self) -> list[tuple[str, _Thread, Expr, bool]]:
         """Ways the dispatcher coroutine can be running now: (how, thread, guard, top)."""
         out: list[tuple[str, _Thread, Expr, bool]] = []
@@ -380,7 +370,7 @@ class _Builder:
                 out.append((cname, t, (self.dsched == ctx) & g, top))
         for t in self.threads:
             # continuing: the thread holds the BQL for the whole coroutine run
-            out.append(("cont", t, (self.dsched == K.CONT + t.tid) & (t.pc == K.RUN), t is self.main and False))
+            out.append(("cont", t, (self.dsched == K.CONT + t.tid) & (t.pc == K.RUN), False))  # it already holds the BQL
         return out
 
     def end_segment(self, t: _Thread, top: bool, yields: bool, upd: dict[Var, Expr | int | bool]) -> None:
@@ -1174,13 +1164,3 @@ def build_model(design: Design, bounds: Bounds, source: str = "<spec>") -> Model
     monitor, ...).
     """
     return _Builder(design, bounds, source).build()
-
-
-def ref_names(bounds: Bounds) -> dict[int, str]:
-    """Human names of request references: ``{1: "client0#0", ...}``."""
-    nr = bounds.requests + 1
-    return {c * nr + i + 1: f"client{c}#{i}" for c in range(bounds.clients) for i in range(nr)}
-
-
-def _unused(_: Sequence[object]) -> None:  # pragma: no cover - keeps linters quiet about re-exports
-    return None
