@@ -14,9 +14,9 @@ import resource
 import time
 import tracemalloc
 
-from qmpmodel.design import Bounds, Design
-from qmpmodel.explicit import check_explicit
+from qmpmodel.engines.explicit import check_explicit
 from qmpmodel.invariants import INVARIANTS, ModelView
+from qmpmodel.qemu.design import Bounds, Design
 from qmpmodel.statemachine import build_model
 
 
@@ -30,11 +30,11 @@ def main() -> None:
     design = Design({})
     model = build_model(design, bounds, "<benchmark>")
     view = ModelView(model, design, bounds)
-    pinned = [(inv, "holds") for inv in INVARIANTS if inv.kind != "liveness"]
+    pinned = [(inv.on(view), "holds") for inv in INVARIANTS if inv.kind != "liveness"]
     if a.tracemalloc:
         tracemalloc.start()
     t0 = time.perf_counter()
-    r = check_explicit(model, view, pinned, max_states=50_000_000)
+    r = check_explicit(model, pinned, max_states=50_000_000)
     dt = time.perf_counter() - t0
     peak_heap = tracemalloc.get_traced_memory()[1] if a.tracemalloc else None
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from qmpmodel.check import check_spec, prepare
-from qmpmodel.hypo import compile_properties, replay_violation, search
+from qmpmodel.engines.hypothesis import compile_properties, replay_violation, search
 from qmpmodel.specs import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +44,7 @@ def main() -> None:
         explicit = {r.name: r for r in check_spec(spec).invariants}
         t_explicit = time.perf_counter() - t0
         for inv in pinned:
-            (prop,) = compile_properties(prepared.model, prepared.view, [inv])
+            (prop,) = compile_properties(prepared.model, [inv.on(prepared.view)])
             t0 = time.perf_counter()
             out = search(prepared.model, [prop], examples=a.examples, seed=a.seed)
             total = time.perf_counter() - t0

@@ -19,10 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qmpmodel import smt  # noqa: E402
 from qmpmodel.check import prepare  # noqa: E402
+from qmpmodel.engines import smt as smt  # noqa: E402
 from qmpmodel.invariants import invariant  # noqa: E402
-from qmpmodel.lemmas import candidate_lemmas  # noqa: E402
 from qmpmodel.specs import load_spec  # noqa: E402
 
 PROVE = ("queue-bound", "suspend-balance", "inband-mutual-exclusion")
@@ -48,7 +47,7 @@ def main() -> None:
             if exp != "violated" or inv.kind == "liveness":
                 continue
             t0 = time.perf_counter()
-            out = smt.bmc(p.model, [smt.bad_expr(inv, p.view)], a.depth)
+            out = smt.bmc(p.model, [smt.bad_goal(inv.on(p.view), p.model)], a.depth)
             dt = time.perf_counter() - t0
             hit = out.hits.get(inv.name)
             depth = str(hit.depth) if hit else f"none <= {a.depth}"
@@ -59,13 +58,13 @@ def main() -> None:
                 print(f"{path:<55} {inv.name:<26} depth {depth:>4}  {dt:6.2f} s")
     print(f"\nslowest first counterexample: {worst:.2f} s")
     cur = prepare(load_spec(str(ROOT / "specs" / "qemu-current.toml")))
-    lem = candidate_lemmas(cur.view)
+    lem = list(cur.task.lemmas())
     if md:
         print("\n| k-induction on qemu-current | verdict | k | seconds | note |")
         print("|---|---|---:|---:|---|")
     for name in PROVE:
         t0 = time.perf_counter()
-        po = smt.prove(cur.model, smt.bad_expr(invariant(name), cur.view), lem, a.prove_k)
+        po = smt.prove(cur.model, smt.bad_goal(invariant(name).on(cur.view), cur.model), lem, a.prove_k)
         dt = time.perf_counter() - t0
         note = po.note if len(po.note) < 70 else po.note[:67] + "..."
         if md:

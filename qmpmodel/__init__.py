@@ -4,9 +4,9 @@ The semantics are written once (:mod:`qmpmodel.statemachine`); the explicit,
 Hypothesis and z3 engines all consume that one model.
 """
 
-from qmpmodel.design import AXES, KINDS, Bounds, Design
+from qmpmodel.core.results import CheckResult, InvariantResult, Trace, TraceStep
 from qmpmodel.errors import InputError, QmpModelError
-from qmpmodel.results import CheckResult, InvariantResult, Trace, TraceStep
+from qmpmodel.qemu.design import AXES, KINDS, Bounds, Design
 from qmpmodel.statemachine import build_model
 
 __version__ = "0.1.0"

@@ -1,6 +1,6 @@
-"""Run one spec with one engine and package a :class:`~qmpmodel.results.CheckResult`.
+"""Run one spec with one engine and package a :class:`~qmpmodel.core.results.CheckResult`.
 
-Engines are modules with a ``run(prepared, options, observer) -> EngineResult``
+Engines are modules with a ``run(task, options, observer) -> EngineResult``
 function, registered by name in :data:`ENGINES` and imported on first use.
 Pure: no printing, no files, no clock (the CLI times the run and fills
 ``seconds``).
@@ -12,11 +12,12 @@ import importlib
 from dataclasses import dataclass
 from typing import Protocol
 
+from qmpmodel.core.model import Model
+from qmpmodel.core.results import CheckResult, EngineOptions, EngineResult
+from qmpmodel.core.task import CheckTask, Observer, Property
 from qmpmodel.errors import InputError
-from qmpmodel.explicit import Observer
 from qmpmodel.invariants import ModelView
-from qmpmodel.model import Model
-from qmpmodel.results import CheckResult, EngineOptions, EngineResult
+from qmpmodel.qemu.lemmas import candidate_lemmas
 from qmpmodel.specs import Spec
 from qmpmodel.statemachine import build_model
 
@@ -24,9 +25,9 @@ __all__ = ["ENGINES", "Prepared", "check_spec", "engine_runner", "prepare"]
 
 #: Engine name -> module implementing ``run``.
 ENGINES = {
-    "explicit": "qmpmodel.explicit",
-    "hypothesis": "qmpmodel.hypo",
-    "smt": "qmpmodel.smt",
+    "explicit": "qmpmodel.engines.explicit",
+    "hypothesis": "qmpmodel.engines.hypothesis",
+    "smt": "qmpmodel.engines.smt",
 }
 
 
@@ -37,16 +38,25 @@ class Prepared:
     spec: Spec
     model: Model
     view: ModelView
+    task: CheckTask
+
+    def prop(self, name: str) -> Property:
+        """The named property on this model (``KeyError`` if the spec does not pin it)."""
+        return self.task.property(name)
 
 
 class Runner(Protocol):
-    def __call__(self, prepared: Prepared, options: EngineOptions,
+    def __call__(self, task: CheckTask, options: EngineOptions,
                  observer: Observer | None = None) -> EngineResult: ...
 
 
 def prepare(spec: Spec) -> Prepared:
+    """Build the spec's model and the task every engine receives."""
     model = build_model(spec.design, spec.bounds, spec.path)
-    return Prepared(spec, model, ModelView(model, spec.design, spec.bounds))
+    view = ModelView(model, spec.design, spec.bounds)
+    task = CheckTask(model, tuple((inv.on(view), exp) for inv, exp in spec.expectations),
+                     lambda: candidate_lemmas(view))
+    return Prepared(spec, model, view, task)
 
 
 def engine_runner(engine: str) -> Runner:
@@ -75,6 +85,6 @@ def check_spec(spec: Spec, engine: str = "explicit", options: EngineOptions | No
     if spec.depth and opts.depth == EngineOptions().depth:
         opts = EngineOptions(**{**opts.__dict__, "depth": spec.depth})
     p = prepare(spec)
-    r = run(p, opts, observer)
+    r = run(p.task, opts, observer)
     return CheckResult(spec.path, engine, r.states, r.transitions, r.depth, 0.0, r.complete,
                        tuple(r.invariants), spec.title)

@@ -1,7 +1,7 @@
 """The named QMP properties: statement, source and predicate.
 
 Each :class:`Invariant` is data (Hypothesis' and stateright's habit). A
-``state`` invariant's predicate is an :class:`~qmpmodel.expr.Expr` over the
+``state`` invariant's predicate is an :class:`~qmpmodel.core.expr.Expr` over the
 model's variables, so every engine evaluates the same predicate (compiled to
 Python, or translated to z3). Two properties are not state predicates:
 
@@ -24,15 +24,15 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import networkx as nx
-
-from qmpmodel.design import Bounds, Design
+from qmpmodel.core.expr import TRUE, Expr, Var, all_of, any_of, ite, lit
+from qmpmodel.core.model import Model
+from qmpmodel.core.task import Property, PropertyKind
+from qmpmodel.core.waitgraph import no_wait_cycle
 from qmpmodel.errors import InputError, close_matches
-from qmpmodel.expr import TRUE, Expr, Var, all_of, any_of, ite, lit
-from qmpmodel.model import Model, WaitEdge
+from qmpmodel.qemu.design import Bounds, Design
 from qmpmodel.statemachine import Consts as K
 
-__all__ = ["INVARIANTS", "Invariant", "ModelView", "deadlock_cycles", "invariant", "state_predicate"]
+__all__ = ["INVARIANTS", "Invariant", "ModelView", "invariant", "progress_goal", "state_predicate"]
 
 
 @dataclass(frozen=True)
@@ -66,8 +66,13 @@ class Invariant:
     name: str
     statement: str
     source: str
-    kind: str  # "state" | "deadlock" | "liveness"
+    kind: PropertyKind
     predicate: Callable[[ModelView], Expr] | None = None
+
+    def on(self, mv: ModelView) -> Property:
+        """This property on one model, as the engines take it."""
+        expr = progress_goal(mv) if self.kind == "liveness" else state_predicate(self, mv)
+        return Property(self.name, self.kind, expr, self.statement)
 
 
 def _suspend_balance(mv: ModelView) -> Expr:
@@ -179,41 +184,27 @@ def _rcu_discipline(mv: ModelView) -> Expr:
     return all_of(parts)
 
 
-def deadlock_cycles(model: Model) -> list[tuple[WaitEdge, ...]]:
-    """Every simple cycle of the union of the model's potential wait-for edges.
-
-    The graph is small (QEMU's threads, contexts and locks), so the cycles are
-    enumerated once per model; a state is deadlocked when every edge of one
-    cycle is present in it.
-    """
-    g = nx.MultiDiGraph()
-    for e in model.wait_edges:
-        g.add_edge(e.waiter, e.holder, edge=e)
-    simple = nx.DiGraph()
-    simple.add_edges_from((u, v) for u, v in g.edges())
-    out: list[tuple[WaitEdge, ...]] = []
-    # rotate each cycle to its smallest node, then sort: independent of hash seeds
-    rotated = []
-    for cyc in nx.simple_cycles(simple):
-        k = cyc.index(min(cyc))
-        rotated.append(cyc[k:] + cyc[:k])
-    for cyc in sorted(rotated, key=lambda c: (len(c), c)):
-        choices: list[list[WaitEdge]] = []
-        for a, b in zip(cyc, cyc[1:] + cyc[:1], strict=True):
-            choices.append([d["edge"] for d in g.get_edge_data(a, b).values()])
-        # one representative per node cycle: the disjunction of parallel edges
-        out.append(tuple(c[0] for c in choices) if all(len(c) == 1 for c in choices) else
-                   tuple(_merge(c) for c in choices))
-    return out
-
-
-def _merge(edges: list[WaitEdge]) -> WaitEdge:
-    e0 = edges[0]
-    return WaitEdge(e0.waiter, e0.holder, " / ".join(e.reason for e in edges), any_of(e.when for e in edges))
-
-
 def _no_wait_cycle(mv: ModelView) -> Expr:
-    return ~any_of(all_of(e.when for e in cyc) for cyc in deadlock_cycles(mv.model))
+    return no_wait_cycle(mv.model)
+
+
+def progress_goal(mv: ModelView) -> Expr:
+    """Something that must eventually happen has not happened yet.
+
+    A connected client's request is unanswered (before shutdown: requests
+    still queued at shutdown are left unanswered by design, §3.8), or a
+    requested shutdown has not completed (QEMU does not exit, bug G b).
+    """
+    parts = []
+    b = mv.bounds
+    running = mv.v("sd.pc") == K.S_NONE
+    for c in range(b.clients):
+        st = mv.v(f"client{c}.st")
+        live = (st == K.C_NEG) | (st == K.C_READY)
+        for i in range(b.requests + 1):
+            parts.append(running & live & (mv.v(f"client{c}.sent") > i) & ~mv.v(f"client{c}.answered{i}"))
+    parts.append(mv.v("sd.pc") == K.S_REQ)
+    return any_of(parts)
 
 
 def _shutdown_safety(mv: ModelView) -> Expr:

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qmpmodel.design import AXES, BOUNDS, KINDS, Bounds, Design
+from qmpmodel.core.results import Expected
 from qmpmodel.errors import InputError, close_matches
 from qmpmodel.invariants import INVARIANTS, Invariant, invariant
-from qmpmodel.results import Expected
+from qmpmodel.qemu.design import AXES, BOUNDS, KINDS, Bounds, Design
 
 __all__ = ["Spec", "expand_paths", "load_spec", "parse_spec", "read_toml"]
 
@@ -127,7 +127,7 @@ def _parse_bounds(tbl: object, src: str) -> Bounds:
 
 def _commands_from_schema(tbl: object, bounds: Bounds, src: str) -> Bounds:
     """``[commands] qapi = "…/qapi-schema.json", select = [...]``: the mix from a QAPI schema."""
-    from qmpmodel.qapi import load_schema, model_kind, select_commands
+    from qmpmodel.schema.qapi import load_schema, model_kind, select_commands
 
     if not isinstance(tbl, dict):
         raise InputError(src, "commands", "a table", _type_name(tbl))

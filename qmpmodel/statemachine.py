@@ -1,9 +1,9 @@
 """The one model of QEMU's monitor dispatch (QMP and HMP).
 
-:func:`build_model` turns a :class:`~qmpmodel.design.Design` (a point on the
-design axes) and :class:`~qmpmodel.design.Bounds` into a
-:class:`~qmpmodel.model.Model`: a state layout and a deterministic tuple of
-guarded actions written as :mod:`qmpmodel.expr` trees, which every engine
+:func:`build_model` turns a :class:`~qmpmodel.qemu.design.Design` (a point on the
+design axes) and :class:`~qmpmodel.qemu.design.Bounds` into a
+:class:`~qmpmodel.core.model.Model`: a state layout and a deterministic tuple of
+guarded actions written as :mod:`qmpmodel.core.expr` trees, which every engine
 consumes. "§" cites ``../shared/qemu-dispatch-semantics.md``.
 
 Actors and their state (all small integers):
@@ -31,9 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from qmpmodel.design import KINDS, Bounds, Design
-from qmpmodel.errors import InputError, close_matches
-from qmpmodel.expr import (
+from qmpmodel.core.expr import (
     FALSE,
     TRUE,
     Expr,
@@ -45,7 +43,9 @@ from qmpmodel.expr import (
     ite,
     lit,
 )
-from qmpmodel.model import Action, Emit, Model, WaitEdge
+from qmpmodel.core.model import Action, Emit, Model, WaitEdge
+from qmpmodel.errors import InputError, close_matches
+from qmpmodel.qemu.design import KINDS, Bounds, Design
 
 __all__ = ["Consts", "build_model"]
 

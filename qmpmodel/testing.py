@@ -4,7 +4,7 @@
 >>> TestQemuCurrent = state_machine_for("specs/qemu-current.toml").TestCase  # doctest: +SKIP
 
 ``state_machine_for`` generates a ``RuleBasedStateMachine`` from a spec's model
-(:func:`qmpmodel.hypo.build_machine`: one rule per action family, the model's
+(:func:`qmpmodel.engines.hypothesis.build_machine`: one rule per action family, the model's
 guards as preconditions, swarm testing) whose Hypothesis invariants are the
 properties the spec pins as ``holds``. Properties pinned ``violated`` (known
 bugs of that design) or ``skip`` are left out, so the shipped specs pass; a
@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import RuleBasedStateMachine
 
 from qmpmodel.check import Prepared, prepare
-from qmpmodel.hypo import Replay, build_machine, compile_properties, parse_program
+from qmpmodel.engines.hypothesis import Replay, build_machine, compile_properties, parse_program
 from qmpmodel.invariants import invariant
 from qmpmodel.specs import Spec, load_spec
 
@@ -61,10 +61,10 @@ def state_machine_for(spec: str | Path | Spec, *, invariants: Iterable[str] | No
     """
     p = _prepared(spec)
     if invariants is None:
-        chosen = [inv for inv, exp in p.spec.expectations if exp == "holds"]
+        chosen = [inv for inv, exp in p.task.obligations if exp == "holds"]
     else:
-        chosen = [invariant(n, p.spec.path, "invariants") for n in invariants]
-    props = compile_properties(p.model, p.view, chosen)
+        chosen = [invariant(n, p.spec.path, "invariants").on(p.view) for n in invariants]
+    props = compile_properties(p.model, chosen)
     stem = "".join(c if c.isalnum() else "_" for c in Path(p.spec.path).stem.title())
     machine = build_machine(p.model, props, swarm=swarm, name=f"{stem}Model")
     machine.__module__ = __name__
@@ -75,11 +75,11 @@ def replay_program(spec: str | Path | Spec, program: str) -> Replay:
     """Run a program printed by a failure (``state.step(...)`` lines) on ``spec``'s model.
 
     Every step's guard is checked (a disabled step raises :class:`ValueError`);
-    the returned :class:`~qmpmodel.hypo.Replay` tells which invariants hold on
-    the final state (``replay.holds(invariant(name), view)``) and its trace.
+    the returned :class:`~qmpmodel.engines.hypothesis.Replay` tells which invariants hold on
+    the final state (``replay.holds(prepared.prop(name))``) and its trace.
     """
     p = _prepared(spec)
-    r = Replay(p.model, p.view)
+    r = Replay(p.model)
     for i in parse_program(p.model, program):
         a = p.model.actions[i]
         r.step(a.family, **dict(a.params))

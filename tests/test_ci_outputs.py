@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from qmpmodel.artefacts.ci import expect_line, junit_xml, sarif, trace_summary
 from qmpmodel.check import check_spec
-from qmpmodel.ci_outputs import expect_line, junit_xml, sarif, trace_summary
-from qmpmodel.results import CheckResult, InvariantResult, Trace, TraceStep
+from qmpmodel.core.results import CheckResult, InvariantResult, Trace, TraceStep
 from qmpmodel.specs import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -2,7 +2,7 @@
 
 Every recorded transcript must conform (an entry in NEEDS_MODEL_CHANGE would
 xfail one, strictly, with the reason).  Every mutant made by the helpers of
-:mod:`qmpmodel.transcript` must be rejected, naming a line at or after the
+:mod:`qmpmodel.conformance.transcript` must be rejected, naming a line at or after the
 mutation.
 """
 
@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from qmpmodel.cli_conform import conform as conform_cmd
-from qmpmodel.conform import ConformSpec, conform, load_conform_spec
-from qmpmodel.transcript import (
+from qmpmodel.cli.conform import conform as conform_cmd
+from qmpmodel.conformance.conform import ConformSpec, conform, load_conform_spec
+from qmpmodel.conformance.transcript import (
     TranscriptLine,
     change_id,
     drop_reply,
@@ -143,7 +143,7 @@ def test_oob_reply_moved_after_blocked_reply_rejected(name: str, moved: str, anc
 def test_moved_reply_without_release_is_legal(cspec: ConformSpec) -> None:
     """Without the release comment the moved OOB reply is a legal interleaving (docs/transcripts.md)."""
     orig = [ln for ln in lines_of("oob-overtakes-blocked") if "release" not in ln.data]
-    from qmpmodel.transcript import renumber
+    from qmpmodel.conformance.transcript import renumber
 
     base = renumber([dict(ln.data) for ln in orig])
     mutant, _ = move_reply_after(base, "oob-1", "ib-blocks-1")
@@ -153,7 +153,7 @@ def test_moved_reply_without_release_is_legal(cspec: ConformSpec) -> None:
 def test_second_stop_without_event_conforms_and_missing_event_is_rejected(cspec: ConformSpec) -> None:
     lines = lines_of("stop-cont-events")
     # dropping the STOP event of the first stop: then no event, stop mapped to quick: still legal
-    from qmpmodel.transcript import renumber
+    from qmpmodel.conformance.transcript import renumber
 
     datas = [dict(ln.data) for ln in lines if not (ln.msg and ln.msg.get("event") == "STOP")]
     assert conform(renumber(datas), cspec, "m").accepted

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from qmpmodel import smt
 from qmpmodel.check import prepare
-from qmpmodel.explicit import check_explicit
+from qmpmodel.engines import smt as smt
+from qmpmodel.engines.explicit import check_explicit
 from qmpmodel.specs import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,16 +39,16 @@ MAX_STATES = 100_000
 def test_engines_agree(path: Path) -> None:
     spec = load_spec(str(path))
     p = prepare(spec)
-    pinned = [(inv, exp) for inv, exp in spec.expectations
+    pinned = [(inv, exp) for inv, exp in p.task.obligations
               if exp != "skip" and inv.kind in ("state", "deadlock")]
     if not pinned:
         pytest.skip("no state or deadlock invariant pinned")
-    ex = check_explicit(p.model, p.view, pinned, MAX_STATES)
+    ex = check_explicit(p.model, pinned, MAX_STATES)
     if not ex.complete:
         pytest.skip(f"explicit run exceeds {MAX_STATES} states")
     k = min(ex.depth, CAP)
     full = ex.depth <= CAP
-    out = smt.bmc(p.model, [smt.bad_expr(inv, p.view) for inv, _ in pinned], k)
+    out = smt.bmc(p.model, [smt.bad_goal(inv, p.model) for inv, _ in pinned], k)
     assert not out.stopped
     by = {r.name: r for r in ex.invariants}
     for inv, _exp in pinned:

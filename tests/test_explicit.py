@@ -5,11 +5,10 @@ from pathlib import Path
 import pytest
 
 from qmpmodel.check import check_spec
-from qmpmodel.design import Bounds, Design
-from qmpmodel.explicit import Observer, check_explicit
-from qmpmodel.expr import FALSE, TRUE, StateLayout, lit
-from qmpmodel.invariants import Invariant, ModelView, invariant
-from qmpmodel.model import Action, Model
+from qmpmodel.core.expr import FALSE, TRUE, StateLayout, lit
+from qmpmodel.core.model import Action, Model
+from qmpmodel.core.task import Observer, Property
+from qmpmodel.engines.explicit import check_explicit
 from qmpmodel.specs import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,12 +19,11 @@ def toy(actions_fn, init, pending=FALSE):
     x = lay.int("x", 0, 9)
     y = lay.bool("y")
     acts = tuple(actions_fn(x, y))
-    m = Model(lay, init, acts, pending)
-    return m, ModelView(m, Design({}), Bounds())
+    return Model(lay, init, acts, pending), (x, y)
 
 
-def state_inv(name, fn):
-    return Invariant(name, "toy.", "test", "state", lambda mv: fn(mv.v("x"), mv.v("y")))
+def state_inv(name, xy, fn):
+    return Property(name, "state", fn(*xy))
 
 
 def test_shortest_counterexample_in_a_diamond():
@@ -35,7 +33,7 @@ def test_shortest_counterexample_in_a_diamond():
         yield Action("set", "u", (), ~y, ((y, TRUE),), "")
         yield Action("jump", "u", (), y & (x == 0), ((x, lit(3)),), "")
     m, v = toy(acts, (0, 0))
-    r = check_explicit(m, v, [(state_inv("x-not-3", lambda x, y: x != 3), "holds")])
+    r = check_explicit(m, [(state_inv("x-not-3", v, lambda x, y: x != 3), "holds")])
     (res,) = r.invariants
     assert res.verdict == "violated"
     assert res.depth == 2  # set, jump (not inc, inc, inc)
@@ -47,7 +45,7 @@ def test_budget_gives_unknown_never_holds():
     def acts(x, y):
         yield Action("inc", "t", (), x < 9, ((x, x + 1),), "t")
     m, v = toy(acts, (0, 0))
-    r = check_explicit(m, v, [(state_inv("true", lambda x, y: TRUE), "holds")], max_states=3)
+    r = check_explicit(m, [(state_inv("true", v, lambda x, y: TRUE), "holds")], max_states=3)
     assert not r.complete
     assert r.invariants[0].verdict == "unknown"
 
@@ -60,7 +58,7 @@ def test_observer_can_stop_the_search():
     def acts(x, y):
         yield Action("inc", "t", (), x < 9, ((x, x + 1),), "t")
     m, v = toy(acts, (0, 0))
-    r = check_explicit(m, v, [(state_inv("true", lambda x, y: TRUE), "holds")], observer=Stop())
+    r = check_explicit(m, [(state_inv("true", v, lambda x, y: TRUE), "holds")], observer=Stop())
     assert not r.complete and r.invariants[0].verdict == "unknown"
 
 
@@ -69,9 +67,9 @@ def test_stuck_state_with_pending_work_is_a_deadlock():
     def acts(x, y):
         yield Action("inc", "t", (), x < 2, ((x, x + 1),), "t")
         yield Action("client", "c", (), ~y, ((y, TRUE),), "")
-    m, v = toy(acts, (0, 0), pending=lit(True) == lit(True))
+    m, _v = toy(acts, (0, 0), pending=lit(True) == lit(True))
     m = Model(m.layout, m.init, m.actions, m.layout.vars[0] == 2)
-    r = check_explicit(m, v, [(invariant("no-deadlock"), "holds")])
+    r = check_explicit(m, [(Property("no-deadlock", "deadlock", TRUE), "holds")])
     (res,) = r.invariants
     assert res.verdict == "violated" and res.depth == 2
     assert "stuck" in res.note
@@ -82,18 +80,18 @@ def test_fair_lasso_and_its_absence():
     def acts(x, y):
         yield Action("serve", "dispatcher", (), x == 0, ((x, lit(1)),), "dispatcher")
         yield Action("toggle", "client", (), TRUE, ((y, ~y),), "")
-    m, v = toy(acts, (0, 0))
+    m, _v = toy(acts, (0, 0))
     goal = m.layout.vars[0] == 0
     # serve is continuously enabled while x == 0: weak fairness forbids ignoring it
-    r = check_explicit(m, v, [(invariant("progress"), "holds")], goal=goal)
+    r = check_explicit(m, [(Property("progress", "liveness", goal), "holds")])
     assert r.invariants[0].verdict == "holds"
 
     def unfair(x, y):
         yield Action("serve", "env", (), (x == 0) & y, ((x, lit(1)),), "env")
         yield Action("toggle", "client", (), TRUE, ((y, ~y),), "")
-    m2, v2 = toy(unfair, (0, 0))
+    m2, _v2 = toy(unfair, (0, 0))
     # serve is enabled only every other state: a loop that never takes it is weakly fair
-    r2 = check_explicit(m2, v2, [(invariant("progress"), "holds")], goal=m2.layout.vars[0] == 0)
+    r2 = check_explicit(m2, [(Property("progress", "liveness", m2.layout.vars[0] == 0), "holds")])
     res = r2.invariants[0]
     assert res.verdict == "violated" and res.trace.loop is not None
     assert all(s.action == "toggle" for s in res.trace.steps)

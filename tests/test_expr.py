@@ -4,8 +4,7 @@ import random
 
 import pytest
 
-from qmpmodel.errors import ModelDefinitionError
-from qmpmodel.expr import (
+from qmpmodel.core.expr import (
     FALSE,
     TRUE,
     StateLayout,
@@ -17,6 +16,7 @@ from qmpmodel.expr import (
     select,
     to_python,
 )
+from qmpmodel.errors import ModelDefinitionError
 
 
 def layout():

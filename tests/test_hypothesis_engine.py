@@ -1,4 +1,4 @@
-"""The Hypothesis engine (qmpmodel.hypo) and the pytest entry point (qmpmodel.testing).
+"""The Hypothesis engine (qmpmodel.engines.hypothesis) and the pytest entry point (qmpmodel.testing).
 
 Every counterexample Hypothesis finds is replayed with the explicit engine's
 replay (every guard re-checked) and must violate the same invariant; the
@@ -16,7 +16,8 @@ import pytest
 from hypothesis import Phase, settings
 
 from qmpmodel.check import check_spec, prepare
-from qmpmodel.hypo import (
+from qmpmodel.core.results import EngineOptions
+from qmpmodel.engines.hypothesis import (
     compile_properties,
     confirm_with_explicit,
     format_program,
@@ -26,7 +27,6 @@ from qmpmodel.hypo import (
     search,
 )
 from qmpmodel.invariants import invariant
-from qmpmodel.results import EngineOptions
 from qmpmodel.specs import load_spec
 from qmpmodel.testing import DEFAULT_SETTINGS, replay_program, state_machine_for
 
@@ -75,12 +75,12 @@ def _run_testcase(machine_testcase: type[unittest.TestCase]) -> unittest.TestRes
 
 def test_finds_cross_session_reply_and_replays() -> None:
     prepared = prepare(load_spec(CURRENT))
-    (prop,) = compile_properties(prepared.model, prepared.view, [invariant("no-cross-session-reply")])
+    (prop,) = compile_properties(prepared.model, [invariant("no-cross-session-reply").on(prepared.view)])
     out = search(prepared.model, [prop], examples=500, seed=0)
     assert out.prop == "no-cross-session-reply"
     assert out.trace is not None
     assert replay_violation(prepared.model, prop, list(out.path)) is not None
-    shortest = confirm_with_explicit(prepared, "no-cross-session-reply", out.trace)
+    shortest = confirm_with_explicit(prepared.task, "no-cross-session-reply", out.trace)
     explicit = {r.name: r for r in check_spec(load_spec(CURRENT)).invariants}["no-cross-session-reply"]
     assert explicit.depth == shortest
     assert shortest <= len(out.path) <= 1.5 * shortest
@@ -104,7 +104,7 @@ def test_same_seed_same_result() -> None:
     prepared = prepare(load_spec(TINY))
 
     def once(seed: int) -> tuple[object, ...]:
-        r = run(prepared, EngineOptions(examples=20, seed=seed))
+        r = run(prepared.task, EngineOptions(examples=20, seed=seed))
         return (r.states, r.transitions, r.depth,
                 tuple((i.name, i.verdict, i.depth, i.trace.path() if i.trace else None, i.note)
                       for i in r.invariants))
@@ -116,7 +116,7 @@ def test_same_seed_same_result() -> None:
 
 def test_program_round_trip() -> None:
     prepared = prepare(load_spec(TINY))
-    (prop,) = compile_properties(prepared.model, prepared.view, [invariant("reply-order-all")])
+    (prop,) = compile_properties(prepared.model, [invariant("reply-order-all").on(prepared.view)])
     out = search(prepared.model, [prop], examples=300, seed=1)
     assert out.trace is not None
     program = format_program(out.trace)
@@ -126,7 +126,7 @@ def test_program_round_trip() -> None:
     assert parse_program(prepared.model, program) == list(out.path)
     replay = replay_program(TINY, program)
     assert replay.path == list(out.path)
-    assert not replay.holds(invariant("reply-order-all"))
+    assert not replay.holds(prepared.prop("reply-order-all"))
     with pytest.raises(ValueError, match="not enabled"):
         replay_program(TINY, lines[-1])
 
@@ -159,7 +159,7 @@ def test_testcase_fails_when_a_violated_invariant_is_pinned_holds(tmp_path: Path
 @pytest.mark.parametrize(("path", "name"), _bug_cases())
 def test_every_bug_is_found_and_replays(path: Path, name: str) -> None:
     prepared = prepare(load_spec(path))
-    (prop,) = compile_properties(prepared.model, prepared.view, [invariant(name)])
+    (prop,) = compile_properties(prepared.model, [invariant(name).on(prepared.view)])
     # a case known to be too rare gets a token budget: it is expected to fail (strict xfail)
     examples = 100 if (path.stem, name) in TOO_RARE else BUG_EXAMPLES
     out = search(prepared.model, [prop], examples=examples, seed=0, shrink_budget=BUG_SHRINK_STEPS)

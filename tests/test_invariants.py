@@ -6,9 +6,9 @@ minimal change that breaks it, with the reference section that says why.
 
 import pytest
 
-from qmpmodel.design import Bounds, Design
-from qmpmodel.expr import evaluate
+from qmpmodel.core.expr import evaluate
 from qmpmodel.invariants import INVARIANTS, ModelView, invariant, state_predicate
+from qmpmodel.qemu.design import Bounds, Design
 from qmpmodel.statemachine import Consts as K
 from qmpmodel.statemachine import build_model
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from qmpmodel.artefacts.itf import itf_to_trace, read_itf, replay, trace_to_itf, validate_itf
+from qmpmodel.artefacts.report import cex_name, write_artefacts
 from qmpmodel.check import check_spec, prepare
-from qmpmodel.cli_report import replay_cmd
+from qmpmodel.cli.report import replay_cmd
 from qmpmodel.errors import InputError
-from qmpmodel.itf import itf_to_trace, read_itf, replay, trace_to_itf, validate_itf
-from qmpmodel.report import cex_name, write_artefacts
 from qmpmodel.specs import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,7 +1,7 @@
 """The model interface: compiled successors agree with Action.enabled/apply; determinism."""
 
-from qmpmodel.design import Bounds, Design
-from qmpmodel.model import compile_successors
+from qmpmodel.core.model import compile_successors
+from qmpmodel.qemu.design import Bounds, Design
 from qmpmodel.statemachine import build_model
 
 
@@ -33,7 +33,7 @@ def test_building_twice_gives_the_same_model():
 
 
 def test_states_are_hashable_tuples_within_declared_ranges():
-    from qmpmodel.model import check_ranges
+    from qmpmodel.core.model import check_ranges
 
     m = small_model()
     succ = compile_successors(m)

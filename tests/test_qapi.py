@@ -1,4 +1,4 @@
-"""Tests of :mod:`qmpmodel.qapi` and ``qmpmodel schema``.
+"""Tests of :mod:`qmpmodel.schema.qapi` and ``qmpmodel schema``.
 
 Three layers: small hand-written schemas; QEMU 7.2.22's own schema files and its
 generator's negative test suite (``../shared/qemu-qapi``); and a live
@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from qmpmodel.cli_schema import schema as schema_command
+from qmpmodel.cli.schema import schema as schema_command
 from qmpmodel.errors import InputError
-from qmpmodel.qapi import (
+from qmpmodel.schema.qapi import (
     QapiCommand,
     Schema,
     condition_text,

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from qmpmodel.cli_record import record as record_cmd
-from qmpmodel.record import SCENARIOS, RecordError, Session, record
-from qmpmodel.transcript import (
+from qmpmodel.cli.record import record as record_cmd
+from qmpmodel.conformance.record import SCENARIOS, RecordError, Session, record
+from qmpmodel.conformance.transcript import (
     Observation,
     TranscriptLine,
     dump_transcript,

@@ -14,10 +14,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from qmpmodel.artefacts.render import (
+    graphviz_version,
+    sequence_mermaid,
+    sequence_messages,
+    step_diffs,
+)
+from qmpmodel.artefacts.report import write_report
 from qmpmodel.check import check_spec, prepare
-from qmpmodel.cli_report import regenerate, report
-from qmpmodel.render import graphviz_version, sequence_mermaid, sequence_messages, step_diffs
-from qmpmodel.report import write_report
+from qmpmodel.cli.report import regenerate, report
 from qmpmodel.specs import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent

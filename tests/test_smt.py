@@ -9,16 +9,17 @@ import pytest
 import z3
 from click.testing import CliRunner
 
-from qmpmodel import smt
 from qmpmodel.check import Prepared, check_spec, prepare
+from qmpmodel.core.expr import evaluate
+from qmpmodel.core.model import compile_predicate, compile_successors
+from qmpmodel.core.results import EngineOptions
+from qmpmodel.core.trace import trace_from_path
+from qmpmodel.engines import smt as smt
+from qmpmodel.engines.explicit import check_explicit
 from qmpmodel.errors import InputError
-from qmpmodel.explicit import check_explicit, trace_from_path
-from qmpmodel.expr import evaluate
-from qmpmodel.invariants import INVARIANTS, invariant, state_predicate
-from qmpmodel.lemmas import candidate_lemmas, named_lemmas
-from qmpmodel.model import compile_predicate, compile_successors
-from qmpmodel.query import parse_goal
-from qmpmodel.results import EngineOptions
+from qmpmodel.invariants import INVARIANTS, invariant
+from qmpmodel.qemu.lemmas import candidate_lemmas, named_lemmas
+from qmpmodel.qemu.query import parse_goal
 from qmpmodel.specs import load_spec
 
 TINY = "specs/tiny.toml"
@@ -62,7 +63,7 @@ def test_translation_agrees_with_evaluate(arith: str) -> None:
     p = prep(TINY)
     model = p.model
     enc = smt.Encoding(model, arith=arith)
-    preds = [state_predicate(inv, p.view) for inv in INVARIANTS if inv.kind != "liveness"]
+    preds = [inv.on(p.view).expr for inv in INVARIANTS if inv.kind != "liveness"]
     exprs = [a.guard for a in model.actions] + preds + [model.pending]
     tmpls = enc.templates(exprs)
     for s in _random_states(12, seed=5):
@@ -83,7 +84,7 @@ def test_translation_agrees_with_evaluate(arith: str) -> None:
 
 def test_reference_to_z3_agrees_with_evaluate() -> None:
     p = prep(TINY)
-    preds = [state_predicate(inv, p.view) for inv in INVARIANTS if inv.kind != "liveness"]
+    preds = [inv.on(p.view).expr for inv in INVARIANTS if inv.kind != "liveness"]
     for s in _random_states(6, seed=9):
         vals = [z3.BoolVal(bool(x)) if v.sort == "bool" else z3.IntVal(x)
                 for v, x in zip(p.model.layout.vars, s, strict=True)]
@@ -102,16 +103,16 @@ def test_bit_width_covers_every_subexpression() -> None:
 
 def test_bmc_finds_reply_order_all_at_explicit_depth_and_replays() -> None:
     p = prep(TINY)
-    inv = invariant("reply-order-all")
-    ex = check_explicit(p.model, p.view, [(inv, "violated")])
+    inv = invariant("reply-order-all").on(p.view)
+    ex = check_explicit(p.model, [(inv, "violated")])
     want = ex.invariants[0].depth
     assert want is not None
-    out = smt.bmc(p.model, [smt.bad_expr(inv, p.view)], want + 2)
+    out = smt.bmc(p.model, [smt.bad_goal(inv, p.model)], want + 2)
     hit = out.hits["reply-order-all"]
     assert hit.depth == want
     tr = trace_from_path(p.model, p.model.init, hit.actions)  # raises if an action is disabled
     final = p.model.encode(tr.states()[-1])
-    assert not evaluate(state_predicate(inv, p.view), final)
+    assert not evaluate(inv.expr, final)
     assert [s.label for s in hit.trace.steps] == [s.label for s in tr.steps]
 
 
@@ -131,7 +132,7 @@ def test_check_engine_smt_reports_holds_up_to_depth() -> None:
 
 
 def test_reach_exit_codes() -> None:
-    from qmpmodel.cli_reach import reach
+    from qmpmodel.cli.reach import reach
 
     runner = CliRunner()
     ok = runner.invoke(reach, [TINY, "--goal", "mon[0].suspended and mon[0].queue_len == 0"])
@@ -153,7 +154,7 @@ def test_reach_exit_codes() -> None:
 
 
 def test_reach_engines_agree_on_witness_length() -> None:
-    from qmpmodel.cli_reach import explicit_reach
+    from qmpmodel.cli.reach import explicit_reach
 
     model = prep(TINY).model
     for goal in ("mon[0].suspended and mon[0].queue_len == 0", "client0.answered2", "dsp.pc == D_BH"):
@@ -197,7 +198,7 @@ def test_query_syntax() -> None:
 
 def test_kinduction_proves_inband_mutual_exclusion_on_qemu_current() -> None:
     p = prep(CURRENT)
-    po = smt.prove(p.model, smt.bad_expr(invariant("inband-mutual-exclusion"), p.view),
+    po = smt.prove(p.model, smt.bad_goal(invariant("inband-mutual-exclusion").on(p.view), p.model),
                    candidate_lemmas(p.view), 2)
     assert po.verdict == "proved", po.note
 
@@ -205,13 +206,13 @@ def test_kinduction_proves_inband_mutual_exclusion_on_qemu_current() -> None:
 @pytest.mark.parametrize("name", ["queue-bound", "suspend-balance"])
 def test_kinduction_proves_queue_invariants_on_qemu_current(name: str) -> None:
     p = prep(CURRENT)
-    po = smt.prove(p.model, smt.bad_expr(invariant(name), p.view), candidate_lemmas(p.view), 2)
+    po = smt.prove(p.model, smt.bad_goal(invariant(name).on(p.view), p.model), candidate_lemmas(p.view), 2)
     assert po.verdict == "proved", po.note
 
 
 def test_kinduction_finds_violation_in_base_case() -> None:
     p = prep("specs/bugs/K-mux-suspend-clobber.toml")
-    po = smt.prove(p.model, smt.bad_expr(invariant("suspend-balance"), p.view), candidate_lemmas(p.view), 6)
+    po = smt.prove(p.model, smt.bad_goal(invariant("suspend-balance").on(p.view), p.model), candidate_lemmas(p.view), 6)
     assert po.verdict == "violated"
     assert po.hit is not None and po.hit.depth == 2
 

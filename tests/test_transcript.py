@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from qmpmodel.errors import InputError
-from qmpmodel.transcript import (
+from qmpmodel.conformance.transcript import (
     JsonStreamer,
     Observation,
     TranscriptLine,
@@ -26,6 +25,7 @@ from qmpmodel.transcript import (
     split_stream,
     swap_replies,
 )
+from qmpmodel.errors import InputError
 
 DATA = Path(__file__).parent / "data" / "transcripts"
 FIXTURES = sorted(DATA.glob("*.jsonl"))
@@ -263,7 +263,7 @@ def test_recorded_fixtures_load(path: Path) -> None:
 
 
 def test_all_scenarios_have_fixtures() -> None:
-    from qmpmodel.record import SCENARIOS
+    from qmpmodel.conformance.record import SCENARIOS
 
     assert {p.stem for p in FIXTURES} == set(SCENARIOS)
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from qmpmodel.artefacts.render import dot_to_svg, waitfor_dot, waitfor_mermaid
 from qmpmodel.check import check_spec, prepare
-from qmpmodel.design import Bounds, Design
-from qmpmodel.invariants import INVARIANTS, invariant, state_predicate
-from qmpmodel.model import compile_predicate, compile_successors
-from qmpmodel.render import dot_to_svg, waitfor_dot, waitfor_mermaid
+from qmpmodel.core.model import compile_predicate, compile_successors
+from qmpmodel.invariants import INVARIANTS
+from qmpmodel.qemu.design import Bounds, Design
+from qmpmodel.qemu.waitfor import cycle_edges, find_deadlock_cycle, node_kind, wait_for_graph
 from qmpmodel.specs import Spec, load_spec
-from qmpmodel.waitfor import cycle_edges, find_deadlock_cycle, node_kind, wait_for_graph
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,7 +65,7 @@ def test_graph_cycle_iff_invariant_fails_on_every_reachable_state(letter: str) -
     """The graph's cycle test agrees with no-deadlock's state predicate everywhere."""
     spec = bug_spec(letter)
     p = prepare(spec)
-    pred = compile_predicate(state_predicate(invariant("no-deadlock"), p.view))
+    pred = compile_predicate(p.prop("no-deadlock").expr)
     succ = compile_successors(p.model)
     seen, todo, cycles = {p.model.init}, [p.model.init], 0
     while todo:

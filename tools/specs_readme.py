@@ -3,7 +3,7 @@
     python3 tools/specs_readme.py            # rewrite specs/README.md
     python3 tools/specs_readme.py --check    # exit 1 if it is out of date
 
-The axis, bound and kind tables come from qmpmodel.design; the verdict table
+The axis, bound and kind tables come from qmpmodel.qemu.design; the verdict table
 from running every spec with the explicit engine (the same verdicts `qmpmodel
 check specs/` prints).
 """
@@ -15,7 +15,7 @@ import tomllib
 from pathlib import Path
 
 from qmpmodel.check import check_spec
-from qmpmodel.design import AXES, BOUND_DOCS, BOUNDS, KINDS
+from qmpmodel.qemu.design import AXES, BOUND_DOCS, BOUNDS, KINDS
 from qmpmodel.specs import expand_paths, load_spec
 
 ROOT = Path(__file__).resolve().parents[1]

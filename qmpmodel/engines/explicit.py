@@ -20,93 +20,32 @@ from __future__ import annotations
 from array import array
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
 
-from qmpmodel.expr import Expr, all_of, any_of
-from qmpmodel.invariants import Invariant, ModelView, deadlock_cycles, state_predicate
-from qmpmodel.model import Model, State, compile_predicate, compile_successors, is_stuck
-from qmpmodel.results import (
-    EngineOptions,
-    EngineResult,
-    Expected,
-    InvariantResult,
-    Trace,
-    TraceStep,
-)
-from qmpmodel.statemachine import Consts as K
+from qmpmodel.core.expr import all_of, any_of
+from qmpmodel.core.model import Model, State, compile_predicate, compile_successors, is_stuck
+from qmpmodel.core.results import EngineOptions, EngineResult, InvariantResult
+from qmpmodel.core.task import CheckTask, Obligation, Observer
+from qmpmodel.core.trace import cycle_at, trace_from_path
+from qmpmodel.core.waitgraph import deadlock_cycles
 
-__all__ = ["ExplicitResult", "Observer", "check_explicit", "progress_goal", "run", "trace_from_path"]
+__all__ = ["check_explicit", "run"]
 
 
-class Observer:
-    """Receives progress; return ``False`` from :meth:`progress` to stop the search."""
-
-    def progress(self, states: int, depth: int) -> bool:  # pragma: no cover - trivial default
-        return True
-
-
-ExplicitResult = EngineResult
-
-
-def run(prepared: Any, options: EngineOptions, observer: Observer | None = None) -> EngineResult:
+def run(task: CheckTask, options: EngineOptions, observer: Observer | None = None) -> EngineResult:
     """Engine entry point (see :mod:`qmpmodel.check`)."""
-    return check_explicit(prepared.model, prepared.view, prepared.spec.expectations, options.max_states, observer)
-
-
-def progress_goal(mv: ModelView) -> Expr:
-    """Something that must eventually happen has not happened yet.
-
-    A connected client's request is unanswered (before shutdown: requests
-    still queued at shutdown are left unanswered by design, §3.8), or a
-    requested shutdown has not completed (QEMU does not exit, bug G b).
-    """
-    parts = []
-    b = mv.bounds
-    running = mv.v("sd.pc") == K.S_NONE
-    for c in range(b.clients):
-        st = mv.v(f"client{c}.st")
-        live = (st == K.C_NEG) | (st == K.C_READY)
-        for i in range(b.requests + 1):
-            parts.append(running & live & (mv.v(f"client{c}.sent") > i) & ~mv.v(f"client{c}.answered{i}"))
-    parts.append(mv.v("sd.pc") == K.S_REQ)
-    return any_of(parts)
-
-
-def trace_from_path(model: Model, init: State, actions: Sequence[int], loop: int | None = None,
-                    cycle: tuple[tuple[str, str, str], ...] = ()) -> Trace:
-    """Replay ``actions`` from ``init`` and package the states as a :class:`Trace`."""
-    s = init
-    steps = []
-    for a in actions:
-        act = model.actions[a]
-        if not act.enabled(s):
-            raise ValueError(f"action {act.label} is not enabled at step {len(steps)}")
-        s = act.apply(s)
-        steps.append(TraceStep(act.family, act.actor, act.label, a, dict(act.params), model.decode(s)))
-    return Trace(model.decode(init), tuple(steps), loop, cycle)
-
-
-def _cycle_at(model: Model, cycles: list[tuple], s: State) -> tuple[tuple[str, str, str], ...]:
-    from qmpmodel.expr import evaluate
-
-    for cyc in cycles:
-        if all(evaluate(e.when, s) for e in cyc):
-            return tuple((e.waiter, e.holder, e.reason) for e in cyc)
-    return ()
+    return check_explicit(task.model, task.obligations, options.max_states, observer)
 
 
 def check_explicit(
     model: Model,
-    view: ModelView,
-    pinned: Sequence[tuple[Invariant, Expected]],
+    pinned: Sequence[Obligation],
     max_states: int = 2_000_000,
     observer: Observer | None = None,
-    goal: Expr | None = None,
-) -> ExplicitResult:
+) -> EngineResult:
     """Explore every reachable state (within ``max_states``) and judge ``pinned``.
 
-    ``goal`` overrides the liveness goal of ``progress`` (default:
-    :func:`progress_goal`): a fair lasso on which it holds throughout violates it.
+    A liveness property is violated by a fair lasso on which its goal
+    (``Property.expr``) holds throughout.
     """
     succ = compile_successors(model)
     todo = [(inv, exp) for inv, exp in pinned if exp != "skip"]
@@ -118,7 +57,7 @@ def check_explicit(
             continue
         if inv.kind == "deadlock":
             want_deadlock = True
-        preds.append((n, compile_predicate(state_predicate(inv, view))))
+        preds.append((n, compile_predicate(inv.expr)))
     pending = compile_predicate(model.pending)
     found: dict[int, int] = {}  # invariant position -> violating state id
     deadlock_pos = next((n for n, (inv, _) in enumerate(todo) if inv.kind == "deadlock"), None)
@@ -140,7 +79,7 @@ def check_explicit(
 
     # one compiled conjunction of the live predicates: a state that satisfies all
     # of them (almost every state) costs one call; recompiled when one is found
-    exprs = {n: state_predicate(inv, view) for n, (inv, _exp) in enumerate(todo) if inv.kind != "liveness"}
+    exprs = {n: inv.expr for n, (inv, _exp) in enumerate(todo) if inv.kind != "liveness"}
     all_ok = compile_predicate(all_of(exprs[n] for n, _p in live_preds))
 
     def judge(sid: int, s: State) -> None:
@@ -205,7 +144,8 @@ def check_explicit(
     results: list[InvariantResult] = []
     lasso: tuple[list[int], int] | None = None
     if want_progress and complete:
-        lasso = _find_lasso(model, states, edge_start, edge_to, edge_act, compile_predicate(goal if goal is not None else progress_goal(view)),
+        live = next(inv for inv, _e in todo if inv.kind == "liveness")
+        lasso = _find_lasso(model, states, edge_start, edge_to, edge_act, compile_predicate(live.expr),
                             depth_of, path_to)
     for n, (inv, exp) in enumerate(todo):
         if inv.kind == "liveness":
@@ -218,7 +158,7 @@ def check_explicit(
             continue
         if n in found:
             sid = found[n]
-            cyc = _cycle_at(model, cycles, states[sid]) if inv.kind == "deadlock" else ()
+            cyc = cycle_at(cycles, states[sid]) if inv.kind == "deadlock" else ()
             tr = trace_from_path(model, model.init, path_to(sid), cycle=cyc)
             results.append(InvariantResult(inv.name, exp, "violated", tr.depth, tr,
                                            note="" if cyc or inv.kind != "deadlock" else
@@ -231,7 +171,7 @@ def check_explicit(
             results.append(InvariantResult(inv.name, exp, "unknown", note="skipped by the spec"))
     order = {inv.name: k for k, (inv, _e) in enumerate(pinned)}
     results.sort(key=lambda r: order[r.name])
-    return ExplicitResult(len(states), transitions, max_depth, complete, results)
+    return EngineResult(len(states), transitions, max_depth, complete, results)
 
 
 def _find_lasso(model: Model, states: list[State], start: array, to: array, act: array,
@@ -243,9 +183,7 @@ def _find_lasso(model: Model, states: list[State], start: array, to: array, act:
         if a.fair:
             groups.setdefault(f"{a.fair}:{a.actor}", []).append(i)
     group_of = {i: g for g, idxs in groups.items() for i in idxs}
-    from qmpmodel.model import compile_predicate as cp
-
-    enabled_fns = {g: cp(any_of(model.actions[i].guard for i in idxs)) for g, idxs in groups.items()}
+    enabled_fns = {g: compile_predicate(any_of(model.actions[i].guard for i in idxs)) for g, idxs in groups.items()}
     bad = [goal(s) for s in states]
     sccs = _tarjan(len(states), start, to, bad)
     best: tuple[int, list[int], int] | None = None

@@ -1,8 +1,8 @@
 """The model interface every engine consumes.
 
-A :class:`Model` is data: a :class:`~qmpmodel.expr.StateLayout`, an initial
+A :class:`Model` is data: a :class:`~qmpmodel.core.expr.StateLayout`, an initial
 state, and a deterministic tuple of :class:`Action` instances whose guards and
-updates are :class:`~qmpmodel.expr.Expr` trees. Engines never see Python code
+updates are :class:`~qmpmodel.core.expr.Expr` trees. Engines never see Python code
 of the semantics; they see these trees (the explicit engine compiles them with
 :func:`compile_successors`, the z3 engine translates them).
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from qmpmodel.core.expr import Expr, StateLayout, Var, evaluate, to_python
 from qmpmodel.errors import ModelDefinitionError
-from qmpmodel.expr import Expr, StateLayout, Var, evaluate, to_python
 
 __all__ = ["Action", "Emit", "Model", "State", "WaitEdge", "compile_predicate", "compile_successors", "is_stuck"]
 

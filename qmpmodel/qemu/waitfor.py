@@ -1,7 +1,7 @@
 """Wait-for graphs: who waits for whom in one model state, with QEMU's names.
 
 The semantics belong to the model: :func:`wait_for_graph` adds exactly the
-:attr:`Model.wait_edges <qmpmodel.model.Model.wait_edges>` whose ``when``
+:attr:`Model.wait_edges <qmpmodel.core.model.Model.wait_edges>` whose ``when``
 holds in the state (the same edges ``no-deadlock`` judges, see
 :func:`qmpmodel.invariants.deadlock_cycles`). On top of them it adds
 *context* edges, derived from plain state variables, that explain what the
@@ -24,8 +24,8 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import networkx as nx
 
-from qmpmodel.expr import evaluate
-from qmpmodel.model import Model, State
+from qmpmodel.core.expr import evaluate
+from qmpmodel.core.model import Model, State
 from qmpmodel.statemachine import Consts as K
 
 __all__ = [

@@ -19,7 +19,7 @@ matching rules; the summary:
 * a request may be handed to the model only after every observation that
   precedes it on its connection was consumed; it may be handed later than its
   line (the socket buffers it);
-* a step whose :class:`~qmpmodel.model.Emit` reaches a connected client must
+* a step whose :class:`~qmpmodel.core.model.Emit` reaches a connected client must
   match that client's next received observation: a reply to the same request
   (by id, by position without id) with a compatible class, or an event;
 * ``{"release": ID}`` comments are barriers: every earlier observation of the
@@ -41,19 +41,19 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from qmpmodel.design import KINDS, Bounds, Design
-from qmpmodel.errors import InputError, close_matches
-from qmpmodel.expr import to_python
-from qmpmodel.model import Model, compile_successors
-from qmpmodel.specs import Spec, parse_spec, read_toml
-from qmpmodel.statemachine import build_model
-from qmpmodel.transcript import (
+from qmpmodel.conformance.transcript import (
     Observation,
     TranscriptLine,
     canonical_json,
     load_transcript,
     observations,
 )
+from qmpmodel.core.expr import to_python
+from qmpmodel.core.model import Model, compile_successors
+from qmpmodel.errors import InputError, close_matches
+from qmpmodel.qemu.design import KINDS, Bounds, Design
+from qmpmodel.specs import Spec, parse_spec, read_toml
+from qmpmodel.statemachine import build_model
 
 __all__ = [
     "BUILTIN_COMMANDS",
@@ -137,7 +137,7 @@ def load_conform_spec(path: str | Path) -> ConformSpec:
             continue
         if not isinstance(path, str):
             raise InputError(src, where, "a path to a QAPI schema (a string)", type(path).__name__)
-        from qmpmodel.qapi import load_schema, model_kind
+        from qmpmodel.schema.qapi import load_schema, model_kind
 
         p = Path(path)
         full = p if p.is_absolute() else Path(src).parent / p

@@ -1,7 +1,7 @@
 """Symbolic engine: bounded model checking and k-induction with z3.
 
 The model is not re-described here: every guard, update, invariant predicate,
-``Model.pending`` and wait-for edge is an :class:`~qmpmodel.expr.Expr` tree,
+``Model.pending`` and wait-for edge is an :class:`~qmpmodel.core.expr.Expr` tree,
 and this module only translates those trees. A state at step ``j`` is one z3
 constant per state variable.
 
@@ -32,10 +32,10 @@ selector in ``0 .. len(actions) - 1``::
 The second line groups the frame conditions per variable: only the actions
 that assign ``v`` appear in its chain, every other action leaves it unchanged.
 The selector values of a satisfying assignment are the counterexample's action
-indices; the trace is rebuilt by :func:`qmpmodel.explicit.trace_from_path`,
+indices; the trace is rebuilt by :func:`qmpmodel.engines.explicit.trace_from_path`,
 which replays it on the concrete model (and raises if an action is not
 enabled); the solver's final state must equal the replayed one, and the
-replayed final state must be bad under :func:`qmpmodel.expr.evaluate`. A
+replayed final state must be bad under :func:`qmpmodel.core.expr.evaluate`. A
 counterexample that fails a check is an encoding bug and raises
 :class:`~qmpmodel.errors.ModelDefinitionError`.
 
@@ -50,7 +50,7 @@ up to ``K`` steps violates is reported ``holds`` with the note "holds up to
 depth K" and ``complete = False``.
 
 k-induction (:func:`prove`) proves ``Q = not bad and L`` where ``L`` is a set
-of candidate lemmas (:func:`qmpmodel.lemmas.candidate_lemmas`: structural
+of candidate lemmas (:func:`qmpmodel.qemu.lemmas.candidate_lemmas`: structural
 lemmas, declared ranges, the other state invariants). Lemmas are never
 assumed: they are part of what is proved, and candidates are pruned
 Houdini-style (a candidate a reachable state or a counterexample to induction
@@ -74,11 +74,13 @@ from typing import Any
 
 import z3
 
+from qmpmodel.core.expr import Expr, any_of, evaluate
+from qmpmodel.core.model import Model, State
+from qmpmodel.core.results import EngineOptions, EngineResult, InvariantResult, Trace
+from qmpmodel.core.task import CheckTask, Observer, Property
+from qmpmodel.core.trace import cycle_at, states_of, trace_from_path
+from qmpmodel.core.waitgraph import deadlock_cycles
 from qmpmodel.errors import ModelDefinitionError
-from qmpmodel.expr import Expr, any_of, evaluate
-from qmpmodel.invariants import Invariant, ModelView, deadlock_cycles, state_predicate
-from qmpmodel.model import Model, State
-from qmpmodel.results import EngineOptions, EngineResult, Expected, InvariantResult, Trace
 
 __all__ = [
     "LIVENESS_NOTE",
@@ -89,7 +91,7 @@ __all__ = [
     "Goal",
     "ProofOutcome",
     "Unrolling",
-    "bad_expr",
+    "bad_goal",
     "bit_width",
     "bmc",
     "prove",
@@ -470,12 +472,11 @@ class Goal:
         return False
 
 
-def bad_expr(inv: Invariant, mv: ModelView) -> Goal:
-    """The :class:`Goal` whose reachability violates ``inv`` (state and deadlock kinds)."""
-    p = state_predicate(inv, mv)
-    if inv.kind == "deadlock":
-        return Goal(inv.name, ~p, mv.model.pending)
-    return Goal(inv.name, ~p)
+def bad_goal(prop: Property, model: Model) -> Goal:
+    """The :class:`Goal` whose reachability violates ``prop`` (state and deadlock kinds)."""
+    if prop.kind == "deadlock":
+        return Goal(prop.name, ~prop.expr, model.pending)
+    return Goal(prop.name, ~prop.expr)
 
 
 @dataclass
@@ -496,8 +497,6 @@ class BmcOutcome:
 
 def _replay(model: Model, u: Unrolling, m: z3.ModelRef, goals: Sequence[Goal],
             cycles: list[tuple[Any, ...]] | None) -> tuple[list[int], Trace, State, list[Goal]]:
-    from qmpmodel.explicit import trace_from_path
-
     acts = u.decode_actions(m)
     try:
         trace = trace_from_path(model, model.init, acts)
@@ -511,16 +510,9 @@ def _replay(model: Model, u: Unrolling, m: z3.ModelRef, goals: Sequence[Goal],
         raise ModelDefinitionError("smt counterexample: solver state differs from the replayed state")
     hit = [g for g in goals if g.holds_concretely(model, s)]
     if cycles is not None and any(g.terminal is not None for g in hit):
-        cyc = _cycle_at(cycles, s)
+        cyc = cycle_at(cycles, s)
         trace = Trace(trace.initial, trace.steps, None, cyc)
     return acts, trace, s, hit
-
-
-def _cycle_at(cycles: list[tuple[Any, ...]], s: State) -> tuple[tuple[str, str, str], ...]:
-    for cyc in cycles:
-        if all(evaluate(e.when, s) for e in cyc):
-            return tuple((e.waiter, e.holder, e.reason) for e in cyc)
-    return ()
 
 
 def bmc(model: Model, goals: Sequence[Goal], depth: int,
@@ -558,7 +550,7 @@ def bmc(model: Model, goals: Sequence[Goal], depth: int,
                 u.solver.pop()
                 if not hit:  # pragma: no cover - an encoding bug
                     raise ModelDefinitionError("smt counterexample: replayed final state is not bad")
-                out.states.update(_states_of(model, acts))
+                out.states.update(states_of(model, acts))
                 for g in hit:
                     out.hits[g.name] = BmcHit(k, acts, trace)
                 live = [g for g in live if g.name not in out.hits]
@@ -571,15 +563,6 @@ def bmc(model: Model, goals: Sequence[Goal], depth: int,
             u.solver.add(*[z3.Not(g.at(u, k)) for g in live])
             break
         out.clear_upto = k
-    return out
-
-
-def _states_of(model: Model, acts: Sequence[int]) -> list[State]:
-    s = model.init
-    out = [s]
-    for a in acts:
-        s = model.actions[a].apply(s)
-        out.append(s)
     return out
 
 
@@ -726,18 +709,17 @@ def reach(model: Model, goal: Expr, depth: int) -> BmcHit | None:
 # -- engine entry point ------------------------------------------------------------------
 
 
-def run(prepared: Any, options: EngineOptions, observer: Any = None) -> EngineResult:
+def run(task: CheckTask, options: EngineOptions, observer: Observer | None = None) -> EngineResult:
     """Engine entry point (see :mod:`qmpmodel.check`): BMC, or k-induction with ``prove``."""
-    model: Model = prepared.model
-    view: ModelView = prepared.view
-    pinned: Sequence[tuple[Invariant, Expected]] = prepared.spec.expectations
+    model = task.model
+    pinned = task.obligations
     K = options.depth
 
     def tick(k: int) -> bool:
         return observer is None or bool(observer.progress(0, k))
 
     todo = [(inv, exp) for inv, exp in pinned if exp != "skip" and inv.kind != "liveness"]
-    goals = {inv.name: bad_expr(inv, view) for inv, _ in todo}
+    goals = {inv.name: bad_goal(inv, model) for inv, _ in todo}
     results: dict[str, InvariantResult] = {}
     states: set[State] = set()
     if not options.prove:
@@ -755,16 +737,14 @@ def run(prepared: Any, options: EngineOptions, observer: Any = None) -> EngineRe
             else:
                 results[inv.name] = InvariantResult(inv.name, exp, "holds", note=f"holds up to depth {K}")
     else:
-        from qmpmodel.lemmas import candidate_lemmas
-
-        lem = candidate_lemmas(view)
+        lem = list(task.lemmas())
         enc = Encoding(model, [*(g.bad for g in goals.values()), *(e for _n, e in lem)])
         stepper = _Stepper(Encoding(model, arith="int"))
         for inv, exp in todo:
             po = prove(model, goals[inv.name], lem, K, tick, enc, stepper)
             if po.verdict == "violated" and po.hit is not None:
                 results[inv.name] = InvariantResult(inv.name, exp, "violated", po.hit.depth, po.hit.trace)
-                states.update(_states_of(model, po.hit.actions))
+                states.update(states_of(model, po.hit.actions))
             elif po.verdict == "proved":
                 results[inv.name] = InvariantResult(inv.name, exp, "proved", note=po.note)
             else:

@@ -1,9 +1,9 @@
-"""Strengthening lemmas for k-induction (:func:`qmpmodel.smt.prove`).
+"""Strengthening lemmas for k-induction (:func:`qmpmodel.engines.smt.prove`).
 
 A property such as ``queue-bound`` holds on every reachable state but is not
 inductive by itself: some unreachable state satisfies it and steps to one that
 does not (a counterexample to induction, CTI). Each lemma below rules out a
-family of such states. Lemmas are never assumed: :func:`qmpmodel.smt.prove`
+family of such states. Lemmas are never assumed: :func:`qmpmodel.engines.smt.prove`
 proves the conjunction of the target and the lemmas it keeps by k-induction,
 pruning (Houdini-style) every candidate that a reachable state or a
 counterexample to induction violates, so a false lemma can only be dropped or
@@ -14,7 +14,7 @@ checks every structural lemma (:data:`LEMMAS`) on every reachable state of
 :func:`candidate_lemmas` adds to :data:`LEMMAS` every declared variable range
 and every state invariant of the library: properties strengthen each other.
 
-Lemmas are :class:`~qmpmodel.expr.Expr` builders over a
+Lemmas are :class:`~qmpmodel.core.expr.Expr` builders over a
 :class:`~qmpmodel.invariants.ModelView`, like the invariants, and apply to
 the queue-based dispatcher (every design but ``dispatch = "direct"``); each
 returns ``TRUE`` where it does not apply.
@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from qmpmodel.expr import TRUE, Expr, all_of, any_of, ite, lit
+from qmpmodel.core.expr import TRUE, Expr, all_of, any_of, ite, lit
 from qmpmodel.invariants import INVARIANTS, ModelView, state_predicate
 from qmpmodel.statemachine import Consts as K
 
@@ -405,7 +405,7 @@ def named_lemmas(mv: ModelView) -> list[tuple[str, Expr]]:
 
 
 def candidate_lemmas(mv: ModelView) -> list[tuple[str, Expr]]:
-    """Candidates for :func:`qmpmodel.smt.prove`: the structural lemmas and every state invariant.
+    """Candidates for :func:`qmpmodel.engines.smt.prove`: the structural lemmas and every state invariant.
 
     The state invariants of :data:`qmpmodel.invariants.INVARIANTS` strengthen
     each other (``queue-bound`` needs ``suspend-balance`` and vice versa).

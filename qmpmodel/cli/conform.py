@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from qmpmodel.conform import ConformResult, conform_file, load_conform_spec
+from qmpmodel.conformance.conform import ConformResult, conform_file, load_conform_spec
 from qmpmodel.errors import InputError
 
 __all__ = ["conform"]
@@ -34,7 +34,7 @@ def conform(transcripts: tuple[str, ...], spec_path: str, json_file: str | None,
 
     try:
         cspec = load_conform_spec(spec_path)
-        from qmpmodel.transcript import load_transcript
+        from qmpmodel.conformance.transcript import load_transcript
 
         for t in transcripts:  # validate every input before any output
             load_transcript(t)

@@ -1,6 +1,6 @@
 """``qmpmodel reach SPEC --goal EXPR``: can the model reach a state satisfying EXPR?
 
-The goal syntax is documented in :mod:`qmpmodel.query`. With the default
+The goal syntax is documented in :mod:`qmpmodel.qemu.query`. With the default
 ``--engine smt`` the question is answered by bounded model checking up to
 ``--depth`` steps (a shortest witness, or "unreachable within K"); with
 ``--engine explicit`` by breadth-first search (also a shortest witness; when
@@ -19,9 +19,9 @@ from collections import deque
 
 import click
 
+from qmpmodel.core.model import Model, State, compile_predicate, compile_successors
+from qmpmodel.core.results import EngineOptions, Trace
 from qmpmodel.errors import InputError
-from qmpmodel.model import Model, State, compile_predicate, compile_successors
-from qmpmodel.results import EngineOptions, Trace
 
 __all__ = ["explicit_reach", "reach"]
 
@@ -70,13 +70,13 @@ def _fmt(v: int | bool) -> str:
 
 @click.command("reach")
 @click.argument("spec_path", metavar="SPEC")
-@click.option("--goal", required=True, metavar="EXPR", help="Goal over state variables (see qmpmodel.query).")
+@click.option("--goal", required=True, metavar="EXPR", help="Goal over state variables (see qmpmodel.qemu.query).")
 @click.option("--depth", type=click.IntRange(min=0), help="Maximum number of steps (default: the spec's, else 30).")
 @click.option("--engine", type=click.Choice(["smt", "explicit"]), default="smt", show_default=True)
 def reach(spec_path: str, goal: str, depth: int | None, engine: str) -> None:
     """Search for a state of SPEC's model satisfying EXPR; print a shortest witness trace."""
     from qmpmodel.check import prepare
-    from qmpmodel.query import parse_goal
+    from qmpmodel.qemu.query import parse_goal
     from qmpmodel.specs import load_spec
 
     try:
@@ -89,7 +89,7 @@ def reach(spec_path: str, goal: str, depth: int | None, engine: str) -> None:
     k = depth if depth is not None else (spec.depth or EngineOptions().depth)
     model = prepared.model
     if engine == "smt":
-        from qmpmodel.smt import reach as smt_reach
+        from qmpmodel.engines.smt import reach as smt_reach
 
         hit = smt_reach(model, expr, k)
         if hit is None:
@@ -97,7 +97,7 @@ def reach(spec_path: str, goal: str, depth: int | None, engine: str) -> None:
             sys.exit(1)
         _print_trace(hit.trace)
         sys.exit(0)
-    from qmpmodel.explicit import trace_from_path
+    from qmpmodel.engines.explicit import trace_from_path
 
     path, exhausted = explicit_reach(model, compile_predicate(expr), k)
     if path is None:

@@ -10,9 +10,15 @@ from pathlib import Path
 
 import click
 
+from qmpmodel.conformance.record import (
+    DEFAULT_QEMU,
+    DEFAULT_TIMEOUT,
+    SCENARIOS,
+    RecordError,
+    write_transcript,
+)
+from qmpmodel.conformance.record import record as record_scenario
 from qmpmodel.errors import InputError
-from qmpmodel.record import DEFAULT_QEMU, DEFAULT_TIMEOUT, SCENARIOS, RecordError, write_transcript
-from qmpmodel.record import record as record_scenario
 
 __all__ = ["record"]
 

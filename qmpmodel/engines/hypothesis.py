@@ -3,13 +3,13 @@
 The exhaustive engine stops at small bounds; this one runs long random
 interleavings and shrinks what it finds to a short story. Nothing of the
 dispatcher is re-implemented here: :func:`build_machine` turns a
-:class:`~qmpmodel.model.Model` into a Hypothesis ``RuleBasedStateMachine``
+:class:`~qmpmodel.core.model.Model` into a Hypothesis ``RuleBasedStateMachine``
 
 * one rule per action family (``Action.family``); the rule's precondition is
   "some instance of this family is enabled" (the model's guards), and the rule
   draws the instance from the enabled ones with ``st.data()``. The step applies
   the model's compiled successor function
-  (:func:`qmpmodel.model.compile_successors`, the explicit engine's);
+  (:func:`qmpmodel.core.model.compile_successors`, the explicit engine's);
 * one Hypothesis ``@invariant`` per checked property: a ``state`` invariant is
   its compiled :func:`~qmpmodel.invariants.state_predicate`; ``no-deadlock`` is
   the wait-for-cycle predicate and "no state with pending work where QEMU is
@@ -30,7 +30,7 @@ dispatcher is re-implemented here: :func:`build_machine` turns a
 A failure raises :class:`PropertyViolation` carrying the action indices of
 the episode. Hypothesis shrinks the run (within :data:`SHRINK_STEPS` steps;
 the shortest failing episode seen is kept); :func:`search` then replays the
-shrunk path with :func:`qmpmodel.explicit.trace_from_path` (every guard
+shrunk path with :func:`qmpmodel.engines.explicit.trace_from_path` (every guard
 re-checked), verifies that its last state violates the same property
 (:func:`replay_violation`), and removes the steps that are not needed
 (:func:`minimise_path`, deterministic delta debugging on the concrete path,
@@ -65,11 +65,12 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from qmpmodel.explicit import Observer, trace_from_path
-from qmpmodel.expr import evaluate
-from qmpmodel.invariants import Invariant, ModelView, state_predicate
-from qmpmodel.model import Model, State, compile_predicate, compile_successors, is_stuck
-from qmpmodel.results import EngineOptions, EngineResult, Expected, InvariantResult, Trace
+from qmpmodel.core.expr import evaluate
+from qmpmodel.core.model import Model, State, compile_predicate, compile_successors, is_stuck
+from qmpmodel.core.results import EngineOptions, EngineResult, InvariantResult, Trace
+from qmpmodel.core.task import CheckTask, Observer
+from qmpmodel.core.task import Property as TaskProperty
+from qmpmodel.core.trace import trace_from_path
 
 __all__ = [
     "Property",
@@ -116,14 +117,14 @@ class Property:
     holds: Callable[[State, bool], bool]
 
 
-def compile_properties(model: Model, view: ModelView, invariants: Iterable[Invariant]) -> tuple[Property, ...]:
+def compile_properties(model: Model, invariants: Iterable[TaskProperty]) -> tuple[Property, ...]:
     """Compile the state and deadlock properties among ``invariants`` (liveness is left out)."""
     out: list[Property] = []
     pending = compile_predicate(model.pending)
     for inv in invariants:
         if inv.kind == "liveness":
             continue
-        pred = compile_predicate(state_predicate(inv, view))
+        pred = compile_predicate(inv.expr)
         if inv.kind == "deadlock":
             out.append(Property(inv.name, inv.kind, _deadlock_check(pred, pending)))
         else:
@@ -142,7 +143,7 @@ def _deadlock_check(pred: Callable[[State], bool], pending: Callable[[State], bo
 def replay_violation(model: Model, prop: Property, path: Sequence[int]) -> Trace | None:
     """Replay ``path`` from the initial state (guards re-checked); the trace if its last state violates ``prop``.
 
-    This is the explicit engine's replay (:func:`qmpmodel.explicit.trace_from_path`):
+    This is the explicit engine's replay (:func:`qmpmodel.engines.explicit.trace_from_path`):
     a disabled step raises :class:`ValueError`.
     """
     trace = trace_from_path(model, model.init, path)
@@ -225,7 +226,7 @@ def _violation_test(model: Model, prop: Property, succ: Callable[[State], list[t
     return violates
 
 
-def confirm_with_explicit(prepared: Any, name: str, trace: Trace) -> int:
+def confirm_with_explicit(task: CheckTask, name: str, trace: Trace) -> int:
     """Check a Hypothesis counterexample against the explicit engine; return the shortest depth.
 
     ``trace`` must replay (every guard re-checked) to a state violating
@@ -233,15 +234,14 @@ def confirm_with_explicit(prepared: Any, name: str, trace: Trace) -> int:
     depth no greater than ``len(trace)`` (breadth first: its trace is a
     shortest one). An :class:`AssertionError` says which part disagrees.
     """
-    from qmpmodel.explicit import check_explicit
-    from qmpmodel.invariants import invariant as lookup
+    from qmpmodel.engines.explicit import check_explicit
 
-    inv = lookup(name)
-    (prop,) = compile_properties(prepared.model, prepared.view, [inv])
+    inv = task.property(name)
+    (prop,) = compile_properties(task.model, [inv])
     path = [st_.index for st_ in trace.steps]
-    if replay_violation(prepared.model, prop, path) is None:
+    if replay_violation(task.model, prop, path) is None:
         raise AssertionError(f"the trace does not replay to a violation of {name!r}")
-    res = check_explicit(prepared.model, prepared.view, [(inv, "violated")])
+    res = check_explicit(task.model, [(inv, "violated")])
     (verdict,) = res.invariants
     if verdict.verdict != "violated" or verdict.depth is None:
         raise AssertionError(f"the explicit engine says {name!r} is {verdict.verdict}")
@@ -604,7 +604,7 @@ def _discard(_text: str) -> None:
 # -- the engine entry point --------------------------------------------------------
 
 
-def run(prepared: Any, options: EngineOptions, observer: Observer | None = None) -> EngineResult:
+def run(task: CheckTask, options: EngineOptions, observer: Observer | None = None) -> EngineResult:
     """Engine entry point (see :mod:`qmpmodel.check`).
 
     Each property pinned ``violated`` gets a search of its own (so Hypothesis
@@ -612,9 +612,8 @@ def run(prepared: Any, options: EngineOptions, observer: Observer | None = None)
     together, and a violated one is recorded and dropped before the batch is
     searched again (at most :data:`MAX_HOLDS_RERUNS` times).
     """
-    model: Model = prepared.model
-    view: ModelView = prepared.view
-    pinned: Sequence[tuple[Invariant, Expected]] = prepared.spec.expectations
+    model = task.model
+    pinned = task.obligations
     stats = SearchStats(observer=observer)
     found: dict[str, SearchOutcome] = {}
     notes: dict[str, str] = {}
@@ -624,11 +623,11 @@ def run(prepared: Any, options: EngineOptions, observer: Observer | None = None)
     for inv, exp in todo:
         if exp != "violated" or stats.stopped:
             continue
-        (prop,) = compile_properties(model, view, [inv])
+        (prop,) = compile_properties(model, [inv])
         out = search(model, [prop], examples=options.examples, seed=options.seed, stats=stats)
         if out.prop is not None:
             found[inv.name] = out
-    batch = compile_properties(model, view, [inv for inv, exp in todo if exp == "holds"])
+    batch = compile_properties(model, [inv for inv, exp in todo if exp == "holds"])
     for _ in range(MAX_HOLDS_RERUNS + 1):
         if not batch or stats.stopped:
             break
@@ -705,9 +704,8 @@ def parse_program(model: Model, text: str) -> list[int]:
 class Replay:
     """Drive the model step by step, as a printed program does: ``Replay(model).step("read", mon=0)``."""
 
-    def __init__(self, model: Model, view: ModelView | None = None) -> None:
+    def __init__(self, model: Model) -> None:
         self.model = model
-        self.view = view
         self.state: State = model.init
         self.path: list[int] = []
         self._index = {(a.family, a.params): i for i, a in enumerate(model.actions)}
@@ -724,14 +722,11 @@ class Replay:
         self.path.append(i)
         return self
 
-    def holds(self, inv: Invariant, view: ModelView | None = None) -> bool:
+    def holds(self, inv: TaskProperty) -> bool:
         """Whether ``inv`` holds on the current state (``no-deadlock``: also not stuck with pending work)."""
-        view = view or self.view
-        if view is None:
-            raise ValueError("Replay.holds needs a ModelView")
         if inv.kind == "liveness":
             raise ValueError(f"{inv.name} is a liveness property: it has no verdict on one state")
-        if not evaluate(state_predicate(inv, view), self.state):
+        if not evaluate(inv.expr, self.state):
             return False
         if inv.kind == "deadlock":
             stuck = not any(a.fair and a.enabled(self.state) for a in self.model.actions)

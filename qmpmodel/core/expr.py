@@ -6,13 +6,13 @@ expressions. Every engine consumes the same trees:
 * :func:`to_python` renders an expression as Python source over a state tuple
   ``s`` (the explicit engine compiles every action into one function);
 * :func:`evaluate` evaluates it directly on a state tuple (tests, replay);
-* :mod:`qmpmodel.smt` translates it into z3 terms.
+* :mod:`qmpmodel.engines.smt` translates it into z3 terms.
 
 Python's ``and``/``or``/``not``/``if`` cannot be overloaded, so they are
 forbidden on expressions (``__bool__`` raises): use ``&``, ``|``, ``~`` and
 :func:`ite`. Comparison operators build expressions, as in z3.
 
->>> from qmpmodel.expr import StateLayout
+>>> from qmpmodel.core.expr import StateLayout
 >>> lay = StateLayout()
 >>> x = lay.int("x", 0, 8)
 >>> b = lay.bool("b")

@@ -24,9 +24,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from qmpmodel.invariants import invariant
-from qmpmodel.itf import write_itf
-from qmpmodel.render import (
+from qmpmodel.artefacts.itf import write_itf
+from qmpmodel.artefacts.render import (
     dot_to_svg,
     graphviz_version,
     sequence_mermaid,
@@ -35,8 +34,9 @@ from qmpmodel.render import (
     waitfor_dot,
     waitfor_mermaid,
 )
-from qmpmodel.results import CheckResult, InvariantResult
-from qmpmodel.waitfor import find_deadlock_cycle, normalize_cycle, wait_for_graph
+from qmpmodel.core.results import CheckResult, InvariantResult
+from qmpmodel.invariants import invariant
+from qmpmodel.qemu.waitfor import find_deadlock_cycle, normalize_cycle, wait_for_graph
 
 __all__ = ["cex_name", "spec_slug", "write_artefacts", "write_report"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from qmpmodel.results import CheckResult, Trace
+from qmpmodel.core.results import CheckResult, Trace
 
 __all__ = ["results_to_json", "trace_to_json"]
 

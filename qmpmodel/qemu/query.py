@@ -45,9 +45,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from qmpmodel.core.expr import Expr, Var, all_of, any_of, lit
+from qmpmodel.core.model import Model
 from qmpmodel.errors import InputError, close_matches
-from qmpmodel.expr import Expr, Var, all_of, any_of, lit
-from qmpmodel.model import Model
 from qmpmodel.statemachine import Consts as K
 
 __all__ = ["CONSTANTS", "parse_goal", "query_names"]

@@ -18,19 +18,19 @@ from pathlib import Path
 import click
 
 from qmpmodel import __version__
+from qmpmodel.artefacts.ci import junit_xml, sarif
+from qmpmodel.artefacts.jsonout import results_to_json
+from qmpmodel.artefacts.report import write_artefacts
 from qmpmodel.check import check_spec, engine_runner, prepare
-from qmpmodel.ci_outputs import junit_xml, sarif
-from qmpmodel.cli_conform import conform
-from qmpmodel.cli_reach import reach
-from qmpmodel.cli_record import record
-from qmpmodel.cli_report import replay_cmd, report
-from qmpmodel.cli_schema import schema
+from qmpmodel.cli.conform import conform
+from qmpmodel.cli.reach import reach
+from qmpmodel.cli.record import record
+from qmpmodel.cli.report import replay_cmd, report
+from qmpmodel.cli.schema import schema
+from qmpmodel.core.results import CheckResult, EngineOptions
+from qmpmodel.core.task import Observer
 from qmpmodel.errors import InputError
-from qmpmodel.explicit import Observer
 from qmpmodel.invariants import INVARIANTS
-from qmpmodel.jsonout import results_to_json
-from qmpmodel.report import write_artefacts
-from qmpmodel.results import CheckResult, EngineOptions
 from qmpmodel.specs import expand_paths, load_spec
 
 __all__ = ["main"]

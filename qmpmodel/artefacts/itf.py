@@ -29,8 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from qmpmodel import __version__
+from qmpmodel.core.expr import Expr
+from qmpmodel.core.model import Model
+from qmpmodel.core.results import StateView, Trace, TraceStep
 from qmpmodel.errors import InputError
-from qmpmodel.results import StateView, Trace, TraceStep
 
 __all__ = [
     "ITF_FORMAT_DESCRIPTION",
@@ -170,7 +172,7 @@ def trace_from_itf(doc: object, source: str = "<itf>") -> tuple[list[dict[str, i
 
 
 def itf_to_trace(t: ItfTrace) -> Trace:
-    """The :class:`~qmpmodel.results.Trace` an ITF document encodes (inverse of :func:`trace_to_itf`)."""
+    """The :class:`~qmpmodel.core.results.Trace` an ITF document encodes (inverse of :func:`trace_to_itf`)."""
     steps = tuple(
         TraceStep(m["action"], m["actor"], m["label"], m["action_index"],
                   {p: int(x) for p, x in m["params"].items()}, s)
@@ -225,8 +227,8 @@ def _diff(names: tuple[str, ...], want: Mapping[str, int | bool], got: StateView
 
 def replay(t: ItfTrace, prepared: Any, invariant_name: str | None = None) -> ReplayOutcome:
     """Re-execute ``t`` on ``prepared`` (a :class:`~qmpmodel.check.Prepared`) and confirm the violation."""
-    from qmpmodel.expr import evaluate
-    from qmpmodel.invariants import invariant, state_predicate
+    from qmpmodel.core.expr import evaluate
+    from qmpmodel.invariants import invariant
 
     model = prepared.model
     if set(t.vars) != set(model.var_names):
@@ -254,11 +256,11 @@ def replay(t: ItfTrace, prepared: Any, invariant_name: str | None = None) -> Rep
     name = invariant_name or t.meta.get("invariant")
     if not isinstance(name, str) or not name:
         return ReplayOutcome(True, f"{len(t.states) - 1} steps re-executed (no invariant named in #meta)")
-    inv = invariant(name, "<itf #meta>", "invariant")
+    inv = invariant(name, "<itf #meta>", "invariant").on(prepared.view)
     last = len(t.states) - 1
     if inv.kind == "liveness":
-        return _confirm_lasso(prepared, t, visited)
-    holds = bool(evaluate(state_predicate(inv, prepared.view), s))
+        return _confirm_lasso(prepared.model, inv.expr, t, visited)
+    holds = bool(evaluate(inv.expr, s))
     if not holds:
         return ReplayOutcome(True, f"{name} violated at step {last}")
     if inv.kind == "deadlock" and not any(True for _ in model.enabled(s)) and evaluate(model.pending, s):
@@ -266,12 +268,10 @@ def replay(t: ItfTrace, prepared: Any, invariant_name: str | None = None) -> Rep
     return ReplayOutcome(False, f"step {last}: {name} holds in the last state", last)
 
 
-def _confirm_lasso(prepared: Any, t: ItfTrace, visited: list[Any]) -> ReplayOutcome:
+def _confirm_lasso(model: Model, goal: Expr, t: ItfTrace, visited: list[Any]) -> ReplayOutcome:
     """A fair lasso: the loop closes, a request stays pending, weak fairness is respected."""
-    from qmpmodel.explicit import progress_goal
-    from qmpmodel.expr import any_of, evaluate
+    from qmpmodel.core.expr import any_of, evaluate
 
-    model = prepared.model
     last = len(visited) - 1
     if t.loop is None:
         return ReplayOutcome(False, f"step {last}: a liveness trace needs a loop", last)
@@ -280,7 +280,6 @@ def _confirm_lasso(prepared: Any, t: ItfTrace, visited: list[Any]) -> ReplayOutc
     if t.loop < last and s != entry:
         return ReplayOutcome(False, f"step {last}: the loop does not close back to state {t.loop}", last)
     loop_states = visited[t.loop:]
-    goal = progress_goal(prepared.view)
     for k, st in enumerate(loop_states, start=t.loop):
         if not evaluate(goal, st):
             return ReplayOutcome(False, f"state {k}: no request is pending inside the loop", k)

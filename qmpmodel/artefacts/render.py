@@ -25,10 +25,10 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from qmpmodel.expr import evaluate
-from qmpmodel.model import Model
-from qmpmodel.results import Trace
-from qmpmodel.waitfor import ref_name
+from qmpmodel.core.expr import evaluate
+from qmpmodel.core.model import Model
+from qmpmodel.core.results import Trace
+from qmpmodel.qemu.waitfor import ref_name
 
 __all__ = [
     "Message",

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import click
 
 from qmpmodel.errors import InputError
-from qmpmodel.qapi import (
+from qmpmodel.schema.qapi import (
     QapiCommand,
     Schema,
     condition_text,

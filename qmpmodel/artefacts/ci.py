@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from qmpmodel import __version__
+from qmpmodel.core.results import CheckResult, InvariantResult, Trace
 from qmpmodel.invariants import INVARIANTS
-from qmpmodel.results import CheckResult, InvariantResult, Trace
-from qmpmodel.waitfor import normalize_cycle
+from qmpmodel.qemu.waitfor import normalize_cycle
 
 __all__ = ["expect_line", "junit_xml", "sarif", "trace_summary"]
 

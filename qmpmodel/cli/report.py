@@ -2,7 +2,7 @@
 
 ``report PATH... --out DIR`` checks the specs with the explicit engine and
 writes ``DIR/index.md``, ``DIR/index.html`` and a page per counterexample
-(:func:`qmpmodel.report.write_report`). Exit 0, or 2 on bad input: a report
+(:func:`qmpmodel.artefacts.report.write_report`). Exit 0, or 2 on bad input: a report
 records failures, it does not gate on them (``qmpmodel check`` does).
 
 ``replay TRACE.itf.json [--spec SPEC]`` re-executes a saved counterexample on
@@ -11,7 +11,7 @@ reproduced (naming the first step that diverges); 2 bad file or spec. Without
 ``--spec`` the spec named in the trace's ``#meta.source`` is used.
 
 Both commands are registered on the main group by :mod:`qmpmodel.cli`; this
-module also runs on its own: ``python3 -m qmpmodel.cli_report report specs/ --out reports/``.
+module also runs on its own: ``python3 -m qmpmodel.cli.report report specs/ --out reports/``.
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ def regenerate(paths: tuple[str, ...] | list[str], out: str, max_states: int | N
     ``command`` is the regeneration command printed in the index (default: the
     equivalent ``qmpmodel report`` command line).
     """
+    from qmpmodel.artefacts.report import write_report
     from qmpmodel.check import check_spec, prepare
-    from qmpmodel.report import write_report
-    from qmpmodel.results import EngineOptions
+    from qmpmodel.core.results import EngineOptions
     from qmpmodel.specs import expand_paths, load_spec
 
     specs = [load_spec(p) for p in expand_paths(paths)]
@@ -76,8 +76,8 @@ def report(paths: tuple[str, ...], out: str, max_states: int | None, fmt: str) -
 @click.option("--invariant", "inv", metavar="NAME", help="Invariant to confirm (default: #meta.invariant).")
 def replay_cmd(trace_file: str, spec_path: str | None, inv: str | None) -> None:
     """Re-execute a saved counterexample and confirm its violation."""
+    from qmpmodel.artefacts.itf import read_itf, replay
     from qmpmodel.check import prepare
-    from qmpmodel.itf import read_itf, replay
     from qmpmodel.specs import load_spec
 
     try:

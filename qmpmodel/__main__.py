@@ -1,0 +1,3 @@
+from qmpmodel.cli import main
+
+main()
