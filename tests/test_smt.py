@@ -122,13 +122,16 @@ def test_check_engine_smt_reports_holds_up_to_depth() -> None:
     by = {i.name: i for i in r.invariants}
     assert by["reply-order-all"].verdict == "violated"
     assert by["reply-order-all"].depth == 13
-    assert by["reply-order"].verdict == "holds"
-    assert by["reply-order"].note == "holds up to depth 14"
+    # bounded model checking never says "holds" (issue 17): a bounded verdict with its depth
+    assert by["reply-order"].verdict == "bounded" and by["reply-order"].depth == 14
+    assert by["reply-order"].text() == "no violation up to depth 14"
+    assert by["reply-order"].outcome == "inconclusive"
     assert by["progress"].verdict == "unknown"
     assert by["progress"].note == smt.LIVENESS_NOTE
     assert r.complete is False
-    # liveness is unknown, so only the other expectations can be met
-    assert all(i.met for i in r.invariants if i.name != "progress")
+    # nothing is contradicted: expected violations are found, the rest is undecided
+    assert r.outcome == "inconclusive"
+    assert all(i.outcome != "contradicted" for i in r.invariants)
 
 
 def test_reach_exit_codes() -> None:

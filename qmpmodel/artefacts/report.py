@@ -286,7 +286,7 @@ def _cell(r: CheckResult, inv: InvariantResult, link: str | None) -> tuple[str, 
     if inv.verdict == "violated":
         text = f"[✗ {inv.depth}]({link})" if link else f"✗ {inv.depth}"
         return (text if inv.met else f"‼ {text}"), ("exp v" if inv.met else "bad v")
-    if inv.verdict in ("holds", "proved"):
+    if inv.verdict == "holds":
         return ("✓" if inv.met else "‼ ✓"), ("ok v" if inv.met else "bad v")
     return "?", "unk v" if inv.met else "bad v"
 

@@ -27,7 +27,7 @@ from qmpmodel.cli.reach import reach
 from qmpmodel.cli.record import record
 from qmpmodel.cli.report import replay_cmd, report
 from qmpmodel.cli.schema import schema
-from qmpmodel.core.results import CheckResult, EngineOptions
+from qmpmodel.core.results import EXIT_CODES, CheckResult, EngineOptions, worst
 from qmpmodel.core.task import Observer
 from qmpmodel.errors import InputError
 from qmpmodel.invariants import INVARIANTS
@@ -123,23 +123,26 @@ def check(paths: tuple[str, ...], engine: str, json_file: str | None, max_states
         total_states += r.states
         total_trans += r.transitions
         max_depth = max(max_depth, r.depth)
-        mark = "ok  " if r.met else "FAIL"
+        mark = {"met": "ok  ", "contradicted": "FAIL", "inconclusive": "??  "}[r.outcome]
         tail = "" if r.complete else ("  (incomplete: budget exhausted)" if engine == "explicit"
                                       else "  (not exhaustive)")
         click.echo(f"{mark} {spec.path}: {r.states:,} states, depth {r.depth}, {r.seconds:.2f} s{tail}")
         for inv in r.invariants:
             if inv.expected == "skip":
                 continue
-            depth = f" at depth {inv.depth}" if inv.depth is not None else ""
-            flag = "  " if inv.met else "!!"
+            flag = {"met": "  ", "contradicted": "!!", "inconclusive": "??"}[inv.outcome]
             text = inv.note if len(inv.note) <= 90 else inv.note[:87] + "..."  # in full in --json
             note = f"  [{text}]" if text else ""
-            click.echo(f"   {flag} {inv.name:<26} {inv.verdict}{depth} (expected {inv.expected}){note}")
+            click.echo(f"   {flag} {inv.name:<26} {inv.text()} (expected {inv.expected}){note}")
     elapsed = time.monotonic() - t_all
     click.echo(f"{total_states:,} states, {total_trans:,} transitions, depth {max_depth}, {elapsed:.2f} s")
-    met = all(r.met for r in results)
-    bad = sum(1 for r in results for i in r.invariants if not i.met)
-    click.echo(f"{len(results)} specs: " + ("all expectations met" if met else f"{bad} expectations not met"))
+    outcome = worst(r.outcome for r in results)
+    bad = sum(1 for r in results for i in r.invariants if i.outcome == "contradicted")
+    open_ = sum(1 for r in results for i in r.invariants if i.outcome == "inconclusive")
+    summary = {"met": "all expectations met",
+               "contradicted": f"{bad} expectations contradicted" + (f", {open_} undecided" if open_ else ""),
+               "inconclusive": f"nothing contradicted, {open_} expectations undecided"}[outcome]
+    click.echo(f"{len(results)} specs: {summary}")
     if json_file:
         write_atomic(json_file, json.dumps(results_to_json(results, __version__), indent=1) + "\n")
     if junit_file:
@@ -148,7 +151,7 @@ def check(paths: tuple[str, ...], engine: str, json_file: str | None, max_states
         write_atomic(sarif_file, json.dumps(sarif(results), indent=1) + "\n")
     if out_dir:
         write_artefacts(results, prepared, out_dir)
-    sys.exit(0 if met else 1)
+    sys.exit(EXIT_CODES[outcome])
 
 
 @main.command("invariants")

@@ -10,24 +10,47 @@ state where the loop starts; the loop closes back to it from the last state.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = [
+    "EXIT_CODES",
     "CheckResult",
     "EngineOptions",
     "EngineResult",
     "Expected",
     "InvariantResult",
+    "Outcome",
     "StateView",
     "Trace",
     "TraceStep",
     "Verdict",
+    "worst",
 ]
 
-Verdict = Literal["holds", "violated", "unknown", "proved"]
+#: One vocabulary across engines (never "holds" for a space not finished or proved):
+#:
+#: ``holds``      exhaustive exploration, or a proof (``method`` says which);
+#: ``violated``   with the depth and trace of a counterexample;
+#: ``bounded``    no violation up to depth ``depth`` (bounded model checking);
+#: ``not-found``  no violation in ``examples`` random examples;
+#: ``unknown``    a budget ran out, or the engine cannot decide this kind of property.
+Verdict = Literal["holds", "violated", "bounded", "not-found", "unknown"]
 Expected = Literal["holds", "violated", "skip"]
+#: What a verdict means for a pinned expectation, and for a run.
+Outcome = Literal["met", "contradicted", "inconclusive"]
+
+#: Exit status of every gating command (``check``, ``diff``, ``conform``, ``report``, ``reach``).
+EXIT_CODES: Mapping[str, int] = {"met": 0, "contradicted": 1, "bad input": 2, "inconclusive": 3}
+
+
+def worst(outcomes: Iterable[Outcome]) -> Outcome:
+    """``contradicted`` beats ``inconclusive`` beats ``met`` (an empty run is met)."""
+    seen = set(outcomes)
+    if "contradicted" in seen:
+        return "contradicted"
+    return "inconclusive" if "inconclusive" in seen else "met"
 
 #: A decoded model state: variable name -> value, in the model's variable order.
 StateView = Mapping[str, int | bool]
@@ -92,18 +115,39 @@ class InvariantResult:
     #: Free text: why unknown, which lemma failed, ...
     note: str = ""
     #: False when the engine cannot judge this kind of property at all (liveness
-    #: under the z3 engine): the expectation is then neither met nor broken by it,
-    #: and the gate does not count it.
+    #: under the z3 engine); the verdict is then ``unknown``.
     checked: bool = True
+    #: How ``holds`` was established: ``exhaustive``, ``k-induction``, ``pdr``, ``parametric``.
+    method: str = ""
+    #: ``not-found``: how many random examples were run.
+    examples: int | None = None
+
+    @property
+    def outcome(self) -> Outcome:
+        """The expectation against the verdict: only a decided verdict can meet or contradict it."""
+        if self.expected == "skip":
+            return "met"
+        if self.verdict == "violated":
+            return "met" if self.expected == "violated" else "contradicted"
+        if self.verdict == "holds":
+            return "met" if self.expected == "holds" else "contradicted"
+        return "inconclusive"
 
     @property
     def met(self) -> bool:
-        """Whether the pinned expectation is met (``unknown`` never meets a checked one)."""
-        if self.expected == "skip" or not self.checked:
-            return True
-        if self.expected == "holds":
-            return self.verdict in ("holds", "proved")
-        return self.verdict == "violated"
+        return self.outcome == "met"
+
+    def text(self) -> str:
+        """The verdict in the one vocabulary: ``violated at depth 8``, ``no violation up to depth 5``."""
+        if self.verdict == "violated":
+            return f"violated at depth {self.depth}" if self.depth is not None else "violated"
+        if self.verdict == "bounded":
+            return f"no violation up to depth {self.depth}"
+        if self.verdict == "not-found":
+            return f"not found in {self.examples} examples" if self.examples is not None else "not found"
+        if self.verdict == "holds" and self.method and self.method != "exhaustive":
+            return f"holds ({self.method})"
+        return self.verdict
 
 
 @dataclass(frozen=True)
@@ -119,8 +163,12 @@ class CheckResult:
     title: str = ""
 
     @property
+    def outcome(self) -> Outcome:
+        return worst(i.outcome for i in self.invariants)
+
+    @property
     def met(self) -> bool:
-        return all(i.met for i in self.invariants)
+        return self.outcome == "met"
 
 
 @dataclass(frozen=True)

@@ -154,7 +154,9 @@ def check_explicit(
                 tr = trace_from_path(model, model.init, acts, loop=loop)
                 results.append(InvariantResult(inv.name, exp, "violated", tr.depth, tr))
             else:
-                results.append(InvariantResult(inv.name, exp, "holds" if complete else "unknown"))
+                results.append(InvariantResult(inv.name, exp, "holds" if complete else "unknown",
+                                               method="exhaustive" if complete else "",
+                                               note="" if complete else "state or time budget exhausted"))
             continue
         if n in found:
             sid = found[n]
@@ -165,6 +167,7 @@ def check_explicit(
                                            "stuck: pending work and no action of QEMU enabled"))
         else:
             results.append(InvariantResult(inv.name, exp, "holds" if complete else "unknown",
+                                           method="exhaustive" if complete else "",
                                            note="" if complete else "state or time budget exhausted"))
     for inv, exp in pinned:
         if exp == "skip":

@@ -655,13 +655,13 @@ def run(task: CheckTask, options: EngineOptions, observer: Observer | None = Non
                 note=f"found by example {o.examples_to_first} (seed {options.seed}); "
                      f"Hypothesis shrank it to {len(o.raw_path)} steps, step deletion to {len(o.path)}"))
         else:
-            note = notes.get(inv.name, budget_note)
-            if stats.stopped:
-                note = "time budget exhausted"
-            # random search can refute "holds" but never establish it: an invariant
-            # expected to hold that shows no counterexample is not judged (it does
-            # not fail the gate); an expected violation not found is a failure
-            results.append(InvariantResult(inv.name, exp, "unknown", note=note, checked=exp == "violated"))
+            # random search can refute "holds" but never establish it
+            if stats.stopped or inv.name in notes:
+                note = "time budget exhausted" if stats.stopped else notes[inv.name]
+                results.append(InvariantResult(inv.name, exp, "unknown", note=note))
+            else:
+                results.append(InvariantResult(inv.name, exp, "not-found", note=budget_note,
+                                               examples=options.examples))
     return EngineResult(len(stats.visited), stats.steps, stats.max_depth, False, results)
 
 

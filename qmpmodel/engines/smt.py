@@ -733,9 +733,10 @@ def run(task: CheckTask, options: EngineOptions, observer: Observer | None = Non
                 upto = out.clear_upto
                 results[inv.name] = InvariantResult(
                     inv.name, exp, "unknown",
-                    note=f"time budget exhausted (holds up to depth {upto})" if upto >= 0 else "time budget exhausted")
+                    note=f"time budget exhausted (no violation up to depth {upto})" if upto >= 0
+                    else "time budget exhausted")
             else:
-                results[inv.name] = InvariantResult(inv.name, exp, "holds", note=f"holds up to depth {K}")
+                results[inv.name] = InvariantResult(inv.name, exp, "bounded", K)
     else:
         lem = list(task.lemmas())
         enc = Encoding(model, [*(g.bad for g in goals.values()), *(e for _n, e in lem)])
@@ -746,7 +747,7 @@ def run(task: CheckTask, options: EngineOptions, observer: Observer | None = Non
                 results[inv.name] = InvariantResult(inv.name, exp, "violated", po.hit.depth, po.hit.trace)
                 states.update(states_of(model, po.hit.actions))
             elif po.verdict == "proved":
-                results[inv.name] = InvariantResult(inv.name, exp, "proved", note=po.note)
+                results[inv.name] = InvariantResult(inv.name, exp, "holds", note=po.note, method="k-induction")
             else:
                 results[inv.name] = InvariantResult(inv.name, exp, "unknown", note=po.note)
     ordered: list[InvariantResult] = []
@@ -757,5 +758,5 @@ def run(task: CheckTask, options: EngineOptions, observer: Observer | None = Non
             ordered.append(InvariantResult(inv.name, exp, "unknown", note=LIVENESS_NOTE, checked=False))
         else:
             ordered.append(results[inv.name])
-    complete = all(r.verdict in ("violated", "proved") for r in ordered if r.expected != "skip")
+    complete = all(r.verdict in ("violated", "holds") for r in ordered if r.expected != "skip")
     return EngineResult(len(states), 0, K, complete, ordered)
