@@ -1,0 +1,270 @@
+"""``qmpmodel reproduce``: drive a real QEMU through a model counterexample.
+
+:func:`analyse` decides what can be run (``repro_plan``): the trace must
+replay on its spec's model; its steps must be drivable from outside; the
+spec's design must be QEMU 7.2.22's; the violated property must be visible
+on the wire (``repro_judge``). It then picks the path to run: the trace
+itself when every eager run of its client actions violates the property
+(deterministic), else the shortest forceable counterexample of the same spec
+and property (a substitution, explained in ``Plan.notes``), else the trace
+itself, retried, hoping for QEMU's scheduler to take its interleaving.
+
+:func:`reproduce` runs the plan (``repro_run``) up to ``tries`` times, judges
+each transcript, and checks the reproducing transcript with ``conform``
+against the spec, so the reproduction is verified against the model too.
+
+Exit status (:attr:`Outcome.exit_code`): 0 reproduced; 1 not reproduced
+(the runs did not show the violation, the transcript does not conform, or
+QEMU 7.2.22 is not the spec's design); 3 the trace needs steps that cannot be
+driven or seen from outside and none of the tries reproduced it (no try at
+all when a step cannot be driven). Bad input raises ``InputError`` (exit 2).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from qmpmodel.artefacts.itf import ItfTrace, replay
+from qmpmodel.artefacts.reproductions import qemu_release
+from qmpmodel.conformance import repro_plan as rp
+from qmpmodel.conformance.record import DEFAULT_QEMU, RecordError
+from qmpmodel.conformance.repro_judge import judge
+from qmpmodel.conformance.repro_run import RunResult, run_script
+from qmpmodel.errors import InputError
+from qmpmodel.invariants import invariant
+
+__all__ = ["Analysis", "Outcome", "analyse", "qemu_version", "reproduce"]
+
+
+@dataclass
+class Analysis:
+    """What ``reproduce`` will do with a trace, decided before QEMU starts."""
+
+    spec: str
+    invariant: str
+    steps: int
+    plan: rp.Plan | None = None
+    blockers: list[str] = field(default_factory=list)  # undrivable steps, unobservable property
+    mismatch: list[str] = field(default_factory=list)  # QEMU 7.2.22 is not the spec's design
+    client_monitor: dict[int, str] = field(default_factory=dict)
+    monitors: tuple[str, ...] = ("mon0",)
+    oob: bool = True
+
+    @property
+    def runnable(self) -> bool:
+        return self.plan is not None and not self.blockers and not self.mismatch
+
+
+@dataclass
+class Outcome:
+    """The result of ``reproduce``: verdict, evidence, tries and the conformance of the kept run."""
+
+    analysis: Analysis
+    verdict: str  # reproduced | not-reproduced | cannot-drive
+    reason: str
+    tries: int = 0
+    hits: int = 0
+    seconds: list[float] = field(default_factory=list)
+    kept: RunResult | None = None
+    evidence: str = ""
+    conform: dict[str, Any] = field(default_factory=dict)
+    qemu: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        if self.verdict == "reproduced":
+            return 0
+        return 3 if self.verdict == "cannot-drive" else 1
+
+    def to_json(self) -> dict[str, Any]:
+        a, p = self.analysis, self.analysis.plan
+        return {
+            "spec": a.spec, "invariant": a.invariant, "trace_steps": a.steps, "qemu": self.qemu,
+            "verdict": self.verdict, "exit": self.exit_code, "reason": self.reason, "evidence": self.evidence,
+            "tries": self.tries, "hits": self.hits,
+            "seconds_per_try": round(sum(self.seconds) / len(self.seconds), 3) if self.seconds else None,
+            "plan": None if p is None else {
+                "literal": p.literal, "steps": len(p.steps), "eager_runs_violating": p.outcome,
+                "races": list(p.races), "notes": list(p.notes)},
+            "blockers": a.blockers, "design_mismatch": a.mismatch, "conform": self.conform,
+        }
+
+
+def qemu_version(qemu: str) -> str:
+    """``qemu --version``'s first line; a missing binary is bad input."""
+    try:
+        out = subprocess.run([qemu, "--version"], capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise InputError("<command line>", "--qemu", "a runnable QEMU binary", f"{qemu}: {exc}") from None
+    first = out.stdout.decode(errors="replace").splitlines()
+    return first[0] if first else "unknown"
+
+
+def analyse(trace: ItfTrace, prepared: Any, source: str, literal: bool = False) -> Analysis:
+    """Validate ``trace`` against ``prepared`` (its spec's model) and plan its reproduction.
+
+    ``literal``: never substitute another counterexample for a trace that is not forceable.
+    """
+    spec = prepared.spec
+    model = prepared.model
+    inv = trace.meta.get("invariant")
+    if not isinstance(inv, str) or not inv:
+        raise InputError(source, "#meta.invariant", "the name of the violated property", "none")
+    rep = replay(trace, prepared, inv)
+    if not rep.reproduced:
+        raise InputError(source, None, f"a counterexample of {spec.path}'s model", rep.message,
+                         "the trace was written for another spec or model version: pass --spec")
+    steps = rp.decode_steps(model, trace.metas)
+    an = Analysis(spec.path, inv, len(steps))
+    b = spec.bounds
+    an.monitors = tuple(f"mon{m}" for m in range(b.monitors))
+    an.client_monitor = {c: f"mon{b.monitor_of(c)}" for c in range(b.clients)}
+    an.oob = bool(spec.design.client_oob and spec.design.oob)
+    kinds = rp.sent_kinds(steps, model, b.negotiate_first)
+    an.blockers = rp.undrivable_steps(steps, kinds)
+    an.mismatch = rp.design_mismatch(spec.design, b)
+    if inv not in rp.JUDGEABLE:
+        kind = invariant(inv, source, "#meta.invariant").kind
+        why = {"deadlock": "a deadlock is a state of QEMU's threads, and a finite transcript cannot show that "
+                           "nothing will ever happen",
+               "liveness": "a liveness violation is an infinite run; a finite transcript cannot show 'never'"}
+        an.blockers.append(f"{inv} is not visible on the wire: " + why.get(
+            kind, "it is a statement about QEMU's internal state, which a transcript does not show"))
+    if an.blockers or an.mismatch:
+        return an
+    states = rp.path_states(model, steps)
+    violated = rp.violation_predicate(invariant(inv).on(prepared.view).expr)
+    controlled = [st.action for st in steps if st.family in rp.CONTROLLED]
+    outcome = rp.eager_outcome(model, violated, controlled)
+    races = rp.literal_races(model, steps, states)
+    if outcome != "all" and not literal:
+        sub = _substitute(model, violated, b, steps, kinds, races)
+        if sub is not None:
+            an.plan = sub
+            return an
+    ops = rp.build_ops(model, steps, states, kinds, b.requests)
+    notes: tuple[str, ...] = ()
+    if outcome == "some":
+        notes = ("after each client action QEMU's threads may take their steps in several orders, and only "
+                 "some of them violate the property: a race inside QEMU",)
+    elif outcome == "none":
+        notes = ("the trace needs a client to act while QEMU is still busy (see races); no run in which every "
+                 "client action waits for QEMU to be idle violates the property",)
+    an.plan = rp.Plan(steps, tuple(ops), kinds, outcome, True, tuple(races), notes)
+    return an
+
+
+def _substitute(model: Any, violated: Any, b: Any, steps: Sequence[rp.Step],
+                kinds: dict[tuple[int, int], str], races: list[str]) -> rp.Plan | None:
+    """The shortest forceable counterexample of the same property, explained against the given trace."""
+    path = rp.eager_counterexample(model, violated, b.negotiate_first)
+    if path is None:
+        return None
+    a = model.actions
+    sub = tuple(rp.Step(k, i, a[i].family, a[i].actor, a[i].label, dict(a[i].params))
+                for k, i in enumerate(path, start=1))
+    outcome = rp.eager_outcome(model, violated, [st.action for st in sub if st.family in rp.CONTROLLED])
+    if outcome == "none":
+        return None
+    sub_kinds = rp.sent_kinds(sub, model, b.negotiate_first)
+    states = rp.path_states(model, sub)
+    ops = rp.build_ops(model, sub, states, sub_kinds, b.requests)
+    held = [rq for rq, k in sorted(kinds.items()) if _straddles(steps, rq, b.requests)]
+    notes = [f"the given trace ({len(steps)} steps) is not forceable: " + "; ".join(races)]
+    for c, i in held:
+        notes.append(f"in it, client{c}'s request {i} ({kinds[(c, i)]}) is in QEMU's hands across those client "
+                     "actions; QEMU finishes it in microseconds, so only scheduler luck keeps it in flight")
+    changed = sorted(set(sub_kinds.items()) - set(kinds.items()))
+    what = ", ".join(f"client{c}'s request {i} is {k}" for (c, i), k in changed) or "no request kind changes"
+    notes.append(f"substitution: the shortest counterexample of the same spec and property in which every client "
+                 f"action waits until QEMU is idle ({len(sub)} steps; {what}); a command that must stay in "
+                 "flight is held on a FIFO and released at its completion step, so the same mechanism, not luck, "
+                 "produces the violation; the transcript is checked against the model and the property is "
+                 "judged on it")
+    if any(kinds[rq] in ("qmp_capabilities", "caps", "caps-nooob") for rq in held):
+        notes.append("a stale qmp_capabilities would also switch the new session to command mode (see "
+                     "specs/bugs/P-stale-capabilities-suspend.toml); the held command has no such side effect, "
+                     "which the property does not depend on")
+    return rp.Plan(sub, tuple(ops), sub_kinds, outcome, False, tuple(races), tuple(notes))
+
+
+def _straddles(steps: Sequence[rp.Step], rq: tuple[int, int], requests: int) -> bool:
+    """Is request ``rq`` read before a client action and finished after it in the trace?"""
+    ref = rq[0] * (requests + 1) + rq[1] + 1
+    touched = [st.index for st in steps if st.params.get("req") == ref and st.family in rp.AUTOMATIC]
+    if not touched:
+        return False
+    lo, hi = touched[0], touched[-1]
+    return any(lo < st.index < hi for st in steps if st.family in rp.CONTROLLED and st.family != "send")
+
+
+def _header(an: Analysis, version: str, k: int, n: int) -> str:
+    p = an.plan
+    assert p is not None
+    how = "the trace itself" if p.literal else "a substitution (see notes)"
+    return (f"reproduce {an.spec}: {an.invariant}; {how}, {len(p.steps)} model steps; try {k}/{n}; {version}")
+
+
+def reproduce(an: Analysis, qemu: str = DEFAULT_QEMU, tries: int = 10, timeout: float | None = None,
+              conform_spec: Any = None) -> Outcome:
+    """Run ``an.plan`` on QEMU up to ``tries`` times; judge and conform the kept transcript.
+
+    A deterministic plan stops at its first reproducing try; a racy one runs
+    every try, so that the frequency of the interleaving is reported.
+    """
+    version = qemu_version(qemu)
+    if an.blockers:
+        extra = f"; besides, QEMU 7.2.22 is not this design: {'; '.join(an.mismatch)}" if an.mismatch else ""
+        return Outcome(an, "cannot-drive", "cannot be driven or seen from outside (0 tries): "
+                       + "; ".join(an.blockers) + extra, qemu=version)
+    if an.mismatch:
+        return Outcome(an, "not-reproduced", "QEMU 7.2.22 is not this design, so it cannot show this trace: "
+                       + "; ".join(an.mismatch), qemu=version)
+    p = an.plan
+    assert p is not None
+    wait = timeout or (10.0 if p.deterministic else 3.0)
+    out = Outcome(an, "not-reproduced", "", qemu=version)
+    notes = {st.index: f"model step {st.index}: {st.label}" for st in p.steps if st.family in rp.CONTROLLED}
+    last: RunResult | None = None
+    for k in range(1, tries + 1):
+        try:
+            run = run_script(p.ops, qemu, an.monitors, an.client_monitor, an.oob, _header(an, version, k, tries),
+                             wait, notes)
+        except RecordError as e:
+            raise InputError("<command line>", "--qemu", "a QEMU that starts with QMP monitors", str(e)) from None
+        out.tries, last = k, run
+        out.seconds.append(run.seconds)
+        from qmpmodel.conformance.transcript import renumber
+
+        j = judge(an.invariant, renumber(run.lines), run.intended, run.held, run.noid)
+        if j.violated:
+            out.hits += 1
+            if out.kept is None:
+                out.kept, out.evidence = run, j.evidence
+            if p.deterministic:
+                break
+        elif not out.evidence:
+            out.evidence = j.evidence + (f" (the run ended early: {run.error})" if run.error else "")
+    if out.kept is None:
+        out.kept = last
+        racy = "" if p.deterministic else " the interleaving depends on QEMU's scheduler and"
+        out.verdict = "cannot-drive" if not p.deterministic else "not-reproduced"
+        out.reason = f"none of {out.tries} tries showed the violation:{racy} {out.evidence}"
+        return out
+    if conform_spec is not None:
+        from qmpmodel.conformance.conform import conform
+        from qmpmodel.conformance.transcript import renumber
+
+        res = conform(renumber(out.kept.lines), conform_spec, "<run>", timeout=120.0)
+        out.conform = {"verdict": res.verdict, "line": res.line, "states": res.states,
+                       "message": res.render() if not res.accepted else "conforms"}
+        if not res.accepted:
+            out.reason = f"QEMU showed the violation, but its transcript does not conform to the model: {res.render()}"
+            return out
+    out.verdict = "reproduced"
+    freq = f"{out.hits} of {out.tries} tries" if not p.deterministic else f"try {out.tries}"
+    out.reason = f"reproduced on QEMU {qemu_release(version)} ({freq})"
+    return out
