@@ -88,6 +88,13 @@ def reproduce_cmd(trace_file: str, spec_path: str | None, qemu: str, out: str | 
             click.echo(f"  race: {r}")
         for n in p.notes:
             click.echo(f"  note: {n}")
+    if res.literal_tries is not None:
+        click.echo(f"  the trace itself: {res.literal_tries[1]} of {res.literal_tries[0]} tries showed the violation")
+        fb = res.plan
+        assert fb is not None
+        click.echo(f"  fallback plan: a substitution, {len(fb.steps)} model steps")
+        for n in fb.notes[:1]:
+            click.echo(f"  note: {n}")
     if res.tries:
         per = sum(res.seconds) / len(res.seconds)
         click.echo(f"  tries: {res.tries}, violation seen in {res.hits}, {per:.2f} s per try")

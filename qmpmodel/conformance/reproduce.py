@@ -22,6 +22,7 @@ all when a step cannot be driven). Bad input raises ``InputError`` (exit 2).
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from qmpmodel.conformance import repro_plan as rp
 from qmpmodel.conformance.record import DEFAULT_QEMU, RecordError
 from qmpmodel.conformance.repro_judge import judge
 from qmpmodel.conformance.repro_run import RunResult, run_script
+from qmpmodel.conformance.transcript import renumber
 from qmpmodel.errors import InputError
 from qmpmodel.invariants import invariant
 
@@ -47,6 +49,7 @@ class Analysis:
     invariant: str
     steps: int
     plan: rp.Plan | None = None
+    fallback: rp.Plan | None = None  # run when a racy plan never hits (a held command added to the mix)
     blockers: list[str] = field(default_factory=list)  # undrivable steps, unobservable property
     mismatch: list[str] = field(default_factory=list)  # QEMU 7.2.22 is not the spec's design
     client_monitor: dict[int, str] = field(default_factory=dict)
@@ -72,6 +75,8 @@ class Outcome:
     evidence: str = ""
     conform: dict[str, Any] = field(default_factory=dict)
     qemu: str = ""
+    literal_tries: tuple[int, int] | None = None  # (tries, hits) of the trace itself, before a fallback
+    plan: rp.Plan | None = None  # the plan the kept run followed (the analysis' plan or its fallback)
 
     @property
     def exit_code(self) -> int:
@@ -80,11 +85,12 @@ class Outcome:
         return 3 if self.verdict == "cannot-drive" else 1
 
     def to_json(self) -> dict[str, Any]:
-        a, p = self.analysis, self.analysis.plan
+        a, p = self.analysis, self.plan or self.analysis.plan
         return {
             "spec": a.spec, "invariant": a.invariant, "trace_steps": a.steps, "qemu": self.qemu,
             "verdict": self.verdict, "exit": self.exit_code, "reason": self.reason, "evidence": self.evidence,
             "tries": self.tries, "hits": self.hits,
+            "literal_tries": list(self.literal_tries) if self.literal_tries else None,
             "seconds_per_try": round(sum(self.seconds) / len(self.seconds), 3) if self.seconds else None,
             "plan": None if p is None else {
                 "literal": p.literal, "steps": len(p.steps), "eager_runs_violating": p.outcome,
@@ -113,7 +119,9 @@ def analyse(trace: ItfTrace, prepared: Any, source: str, literal: bool = False) 
     inv = trace.meta.get("invariant")
     if not isinstance(inv, str) or not inv:
         raise InputError(source, "#meta.invariant", "the name of the violated property", "none")
-    rep = replay(trace, prepared, inv)
+    # re-execute the steps (the violation itself is confirmed below for state properties;
+    # deadlock and liveness traces are not judgeable on a transcript anyway)
+    rep = replay(dataclasses.replace(trace, meta={**trace.meta, "invariant": ""}), prepared)
     if not rep.reproduced:
         raise InputError(source, None, f"a counterexample of {spec.path}'s model", rep.message,
                          "the trace was written for another spec or model version: pass --spec")
@@ -137,6 +145,8 @@ def analyse(trace: ItfTrace, prepared: Any, source: str, literal: bool = False) 
         return an
     states = rp.path_states(model, steps)
     violated = rp.violation_predicate(invariant(inv).on(prepared.view).expr)
+    if not violated(states[-1]):
+        raise InputError(source, None, f"a trace whose last state violates {inv}", "a state where it holds")
     controlled = [st.action for st in steps if st.family in rp.CONTROLLED]
     outcome = rp.eager_outcome(model, violated, controlled)
     races = rp.literal_races(model, steps, states)
@@ -154,7 +164,32 @@ def analyse(trace: ItfTrace, prepared: Any, source: str, literal: bool = False) 
         notes = ("the trace needs a client to act while QEMU is still busy (see races); no run in which every "
                  "client action waits for QEMU to be idle violates the property",)
     an.plan = rp.Plan(steps, tuple(ops), kinds, outcome, True, tuple(races), notes)
+    if outcome != "all" and not literal and "blocking" not in b.mix:
+        an.fallback = _widened(prepared, inv, steps, kinds, races)
     return an
+
+
+def _widened(prepared: Any, inv: str, steps: Sequence[rp.Step], kinds: dict[tuple[int, int], str],
+             races: list[str]) -> rp.Plan | None:
+    """A forceable counterexample of the same design and property with ``blocking`` added to the mix.
+
+    The spec's mix has no command a tester can hold; the same design with one
+    more kind (blockdev-add held on a FIFO) is a superset of its behaviours.
+    """
+    from qmpmodel.invariants import ModelView
+    from qmpmodel.statemachine import build_model
+
+    spec = prepared.spec
+    bounds = dataclasses.replace(spec.bounds, mix=(*spec.bounds.mix, "blocking"))
+    model = build_model(spec.design, bounds, spec.path)
+    violated = rp.violation_predicate(invariant(inv).on(ModelView(model, spec.design, bounds)).expr)
+    sub = _substitute(model, violated, bounds, steps, kinds, races)
+    if sub is None:
+        return None
+    head = (f"the trace's interleaving did not occur in any try, and the spec's mix {list(spec.bounds.mix)} has no "
+            "command a tester can hold; fallback: the same design with `blocking` (blockdev-add held on a FIFO) "
+            "added to the mix, a superset of the spec's behaviours")
+    return dataclasses.replace(sub, notes=(head, *sub.notes))
 
 
 def _substitute(model: Any, violated: Any, b: Any, steps: Sequence[rp.Step],
@@ -201,11 +236,45 @@ def _straddles(steps: Sequence[rp.Step], rq: tuple[int, int], requests: int) -> 
     return any(lo < st.index < hi for st in steps if st.family in rp.CONTROLLED and st.family != "send")
 
 
-def _header(an: Analysis, version: str, k: int, n: int) -> str:
-    p = an.plan
-    assert p is not None
+def _header(an: Analysis, p: rp.Plan, version: str, k: int, n: int) -> str:
     how = "the trace itself" if p.literal else "a substitution (see notes)"
     return (f"reproduce {an.spec}: {an.invariant}; {how}, {len(p.steps)} model steps; try {k}/{n}; {version}")
+
+
+@dataclass
+class _Tries:
+    tries: int = 0
+    hits: int = 0
+    seconds: list[float] = field(default_factory=list)
+    kept: RunResult | None = None
+    evidence: str = ""
+
+
+def _run_tries(an: Analysis, p: rp.Plan, qemu: str, version: str, tries: int, timeout: float | None) -> _Tries:
+    """Run ``p`` up to ``tries`` times (a deterministic plan stops at its first hit)."""
+    # a racy run whose interleaving did not occur waits for a message that never comes: keep it short
+    wait = timeout or (10.0 if p.deterministic else 1.0)
+    notes = {st.index: f"model step {st.index}: {st.label}" for st in p.steps if st.family in rp.CONTROLLED}
+    out = _Tries()
+    for k in range(1, tries + 1):
+        try:
+            run = run_script(p.ops, qemu, an.monitors, an.client_monitor, an.oob,
+                             _header(an, p, version, k, tries), wait, notes)
+        except RecordError as e:
+            raise InputError("<command line>", "--qemu", "a QEMU that starts with QMP monitors", str(e)) from None
+        out.tries = k
+        out.seconds.append(run.seconds)
+        j = judge(an.invariant, renumber(run.lines), run.intended, run.held, run.noid)
+        if j.violated:
+            out.hits += 1
+            if out.kept is None:
+                out.kept, out.evidence = run, j.evidence
+            if p.deterministic:
+                break
+        elif out.kept is None:
+            out.kept = run
+            out.evidence = j.evidence + (f" (the run ended early: {run.error})" if run.error else "")
+    return out
 
 
 def reproduce(an: Analysis, qemu: str = DEFAULT_QEMU, tries: int = 10, timeout: float | None = None,
@@ -213,7 +282,9 @@ def reproduce(an: Analysis, qemu: str = DEFAULT_QEMU, tries: int = 10, timeout: 
     """Run ``an.plan`` on QEMU up to ``tries`` times; judge and conform the kept transcript.
 
     A deterministic plan stops at its first reproducing try; a racy one runs
-    every try, so that the frequency of the interleaving is reported.
+    every try, so that the frequency of the interleaving is reported. When a
+    racy plan never hits and ``an.fallback`` exists (a forceable
+    counterexample with a held command added to the mix), that is run next.
     """
     version = qemu_version(qemu)
     if an.blockers:
@@ -225,46 +296,32 @@ def reproduce(an: Analysis, qemu: str = DEFAULT_QEMU, tries: int = 10, timeout: 
                        + "; ".join(an.mismatch), qemu=version)
     p = an.plan
     assert p is not None
-    wait = timeout or (10.0 if p.deterministic else 3.0)
-    out = Outcome(an, "not-reproduced", "", qemu=version)
-    notes = {st.index: f"model step {st.index}: {st.label}" for st in p.steps if st.family in rp.CONTROLLED}
-    last: RunResult | None = None
-    for k in range(1, tries + 1):
-        try:
-            run = run_script(p.ops, qemu, an.monitors, an.client_monitor, an.oob, _header(an, version, k, tries),
-                             wait, notes)
-        except RecordError as e:
-            raise InputError("<command line>", "--qemu", "a QEMU that starts with QMP monitors", str(e)) from None
-        out.tries, last = k, run
-        out.seconds.append(run.seconds)
-        from qmpmodel.conformance.transcript import renumber
-
-        j = judge(an.invariant, renumber(run.lines), run.intended, run.held, run.noid)
-        if j.violated:
-            out.hits += 1
-            if out.kept is None:
-                out.kept, out.evidence = run, j.evidence
-            if p.deterministic:
-                break
-        elif not out.evidence:
-            out.evidence = j.evidence + (f" (the run ended early: {run.error})" if run.error else "")
-    if out.kept is None:
-        out.kept = last
+    t = _run_tries(an, p, qemu, version, tries, timeout)
+    out = Outcome(an, "not-reproduced", "", t.tries, t.hits, t.seconds, t.kept, t.evidence, qemu=version, plan=p)
+    if t.hits == 0 and not p.deterministic and an.fallback is not None:
+        out.literal_tries = (t.tries, t.hits)
+        p = out.plan = an.fallback
+        t = _run_tries(an, p, qemu, version, tries, timeout)
+        out.tries, out.hits, out.seconds, out.kept, out.evidence = t.tries, t.hits, t.seconds, t.kept, t.evidence
+    if out.hits == 0:
         racy = "" if p.deterministic else " the interleaving depends on QEMU's scheduler and"
-        out.verdict = "cannot-drive" if not p.deterministic else "not-reproduced"
+        out.verdict = "not-reproduced" if p.deterministic else "cannot-drive"
         out.reason = f"none of {out.tries} tries showed the violation:{racy} {out.evidence}"
         return out
     if conform_spec is not None:
         from qmpmodel.conformance.conform import conform
-        from qmpmodel.conformance.transcript import renumber
 
+        assert out.kept is not None
         res = conform(renumber(out.kept.lines), conform_spec, "<run>", timeout=120.0)
         out.conform = {"verdict": res.verdict, "line": res.line, "states": res.states,
-                       "message": res.render() if not res.accepted else "conforms"}
+                       "message": res.render() if not res.accepted else f"conforms ({res.states:,} states)"}
         if not res.accepted:
             out.reason = f"QEMU showed the violation, but its transcript does not conform to the model: {res.render()}"
             return out
     out.verdict = "reproduced"
     freq = f"{out.hits} of {out.tries} tries" if not p.deterministic else f"try {out.tries}"
+    if out.literal_tries is not None:
+        freq = (f"the trace's interleaving occurred in {out.literal_tries[1]} of {out.literal_tries[0]} tries; "
+                f"the substitution reproduced it at {freq}")
     out.reason = f"reproduced on QEMU {qemu_release(version)} ({freq})"
     return out
