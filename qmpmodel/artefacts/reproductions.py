@@ -31,8 +31,8 @@ def load_results(path: str | Path) -> dict[tuple[str, str], dict[str, Any]]:
         return {}
     try:
         doc = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise InputError(str(p), None, "a reproductions file (JSON)", str(e)) from None
+    except (OSError, ValueError) as exc:
+        raise InputError(str(p), None, "a reproductions file (JSON)", str(exc)) from None
     entries = doc.get("entries") if isinstance(doc, dict) else None
     if not isinstance(entries, list):
         raise InputError(str(p), "entries", "a list of reproduction entries")

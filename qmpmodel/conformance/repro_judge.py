@@ -27,7 +27,12 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from qmpmodel.conformance.transcript import Observation, TranscriptLine, canonical_json, observations
+from qmpmodel.conformance.transcript import (
+    Observation,
+    TranscriptLine,
+    canonical_json,
+    observations,
+)
 
 __all__ = ["Judgement", "judge"]
 

@@ -31,6 +31,7 @@ from typing import Any
 from qmpmodel.artefacts.itf import ItfTrace, replay
 from qmpmodel.artefacts.reproductions import qemu_release
 from qmpmodel.conformance import repro_plan as rp
+from qmpmodel.conformance import repro_steps as rs
 from qmpmodel.conformance.record import DEFAULT_QEMU, RecordError
 from qmpmodel.conformance.repro_judge import judge
 from qmpmodel.conformance.repro_run import RunResult, run_script
@@ -125,29 +126,23 @@ def analyse(trace: ItfTrace, prepared: Any, source: str, literal: bool = False) 
     if not rep.reproduced:
         raise InputError(source, None, f"a counterexample of {spec.path}'s model", rep.message,
                          "the trace was written for another spec or model version: pass --spec")
-    steps = rp.decode_steps(model, trace.metas)
+    steps = rs.decode_steps(model, trace.metas)
     an = Analysis(spec.path, inv, len(steps))
     b = spec.bounds
     an.monitors = tuple(f"mon{m}" for m in range(b.monitors))
     an.client_monitor = {c: f"mon{b.monitor_of(c)}" for c in range(b.clients)}
     an.oob = bool(spec.design.client_oob and spec.design.oob)
-    kinds = rp.sent_kinds(steps, model, b.negotiate_first)
-    an.blockers = rp.undrivable_steps(steps, kinds)
-    an.mismatch = rp.design_mismatch(spec.design, b)
-    if inv not in rp.JUDGEABLE:
-        kind = invariant(inv, source, "#meta.invariant").kind
-        why = {"deadlock": "a deadlock is a state of QEMU's threads, and a finite transcript cannot show that "
-                           "nothing will ever happen",
-               "liveness": "a liveness violation is an infinite run; a finite transcript cannot show 'never'"}
-        an.blockers.append(f"{inv} is not visible on the wire: " + why.get(
-            kind, "it is a statement about QEMU's internal state, which a transcript does not show"))
+    kinds = rs.sent_kinds(steps, model, b.negotiate_first)
+    an.mismatch = rs.design_mismatch(spec.design, b)
+    prop_kind = invariant(inv, source, "#meta.invariant").kind
+    an.blockers = [x for x in rs.wire_blockers(spec.design, b, model, inv, prop_kind, steps) if x not in an.mismatch]
     if an.blockers or an.mismatch:
         return an
     states = rp.path_states(model, steps)
     violated = rp.violation_predicate(invariant(inv).on(prepared.view).expr)
     if not violated(states[-1]):
         raise InputError(source, None, f"a trace whose last state violates {inv}", "a state where it holds")
-    controlled = [st.action for st in steps if st.family in rp.CONTROLLED]
+    controlled = [st.action for st in steps if st.family in rs.CONTROLLED]
     outcome = rp.eager_outcome(model, violated, controlled)
     races = rp.literal_races(model, steps, states)
     if outcome != "all" and not literal:
@@ -169,7 +164,7 @@ def analyse(trace: ItfTrace, prepared: Any, source: str, literal: bool = False) 
     return an
 
 
-def _widened(prepared: Any, inv: str, steps: Sequence[rp.Step], kinds: dict[tuple[int, int], str],
+def _widened(prepared: Any, inv: str, steps: Sequence[rs.Step], kinds: dict[tuple[int, int], str],
              races: list[str]) -> rp.Plan | None:
     """A forceable counterexample of the same design and property with ``blocking`` added to the mix.
 
@@ -192,19 +187,19 @@ def _widened(prepared: Any, inv: str, steps: Sequence[rp.Step], kinds: dict[tupl
     return dataclasses.replace(sub, notes=(head, *sub.notes))
 
 
-def _substitute(model: Any, violated: Any, b: Any, steps: Sequence[rp.Step],
+def _substitute(model: Any, violated: Any, b: Any, steps: Sequence[rs.Step],
                 kinds: dict[tuple[int, int], str], races: list[str]) -> rp.Plan | None:
     """The shortest forceable counterexample of the same property, explained against the given trace."""
     path = rp.eager_counterexample(model, violated, b.negotiate_first)
     if path is None:
         return None
     a = model.actions
-    sub = tuple(rp.Step(k, i, a[i].family, a[i].actor, a[i].label, dict(a[i].params))
+    sub = tuple(rs.Step(k, i, a[i].family, a[i].actor, a[i].label, dict(a[i].params))
                 for k, i in enumerate(path, start=1))
-    outcome = rp.eager_outcome(model, violated, [st.action for st in sub if st.family in rp.CONTROLLED])
+    outcome = rp.eager_outcome(model, violated, [st.action for st in sub if st.family in rs.CONTROLLED])
     if outcome == "none":
         return None
-    sub_kinds = rp.sent_kinds(sub, model, b.negotiate_first)
+    sub_kinds = rs.sent_kinds(sub, model, b.negotiate_first)
     states = rp.path_states(model, sub)
     ops = rp.build_ops(model, sub, states, sub_kinds, b.requests)
     held = [rq for rq, k in sorted(kinds.items()) if _straddles(steps, rq, b.requests)]
@@ -226,14 +221,14 @@ def _substitute(model: Any, violated: Any, b: Any, steps: Sequence[rp.Step],
     return rp.Plan(sub, tuple(ops), sub_kinds, outcome, False, tuple(races), tuple(notes))
 
 
-def _straddles(steps: Sequence[rp.Step], rq: tuple[int, int], requests: int) -> bool:
+def _straddles(steps: Sequence[rs.Step], rq: tuple[int, int], requests: int) -> bool:
     """Is request ``rq`` read before a client action and finished after it in the trace?"""
     ref = rq[0] * (requests + 1) + rq[1] + 1
-    touched = [st.index for st in steps if st.params.get("req") == ref and st.family in rp.AUTOMATIC]
+    touched = [st.index for st in steps if st.params.get("req") == ref and st.family in rs.AUTOMATIC]
     if not touched:
         return False
     lo, hi = touched[0], touched[-1]
-    return any(lo < st.index < hi for st in steps if st.family in rp.CONTROLLED and st.family != "send")
+    return any(lo < st.index < hi for st in steps if st.family in rs.CONTROLLED and st.family != "send")
 
 
 def _header(an: Analysis, p: rp.Plan, version: str, k: int, n: int) -> str:
@@ -254,7 +249,7 @@ def _run_tries(an: Analysis, p: rp.Plan, qemu: str, version: str, tries: int, ti
     """Run ``p`` up to ``tries`` times (a deterministic plan stops at its first hit)."""
     # a racy run whose interleaving did not occur waits for a message that never comes: keep it short
     wait = timeout or (10.0 if p.deterministic else 1.0)
-    notes = {st.index: f"model step {st.index}: {st.label}" for st in p.steps if st.family in rp.CONTROLLED}
+    notes = {st.index: f"model step {st.index}: {st.label}" for st in p.steps if st.family in rs.CONTROLLED}
     out = _Tries()
     for k in range(1, tries + 1):
         try:
