@@ -69,3 +69,36 @@ def qemu_release(version_line: str) -> str:
     """``7.2.22`` from ``QEMU emulator version 7.2.22 (Debian ...)``."""
     tail = version_line.split("version", 1)[1] if "version" in version_line else version_line
     return tail.split("(")[0].strip()
+
+
+def reproduce_command(prepared: Any, spec: str, inv: Any, itf_path: str | Path) -> str | None:
+    """The ``qmpmodel reproduce`` command line for a counterexample a client can drive and see, else None.
+
+    ``inv`` is an :class:`~qmpmodel.core.results.InvariantResult` with a trace.
+    """
+    from qmpmodel.conformance.repro_steps import Step, wire_blockers
+    from qmpmodel.invariants import invariant
+
+    tr = inv.trace
+    steps = [Step(k, st.index, st.action, st.actor, st.label, dict(st.params))
+             for k, st in enumerate(tr.steps, start=1)]
+    kind = invariant(inv.name).kind
+    if wire_blockers(prepared.spec.design, prepared.spec.bounds, prepared.model, inv.name, kind, steps):
+        return None
+    return f"qmpmodel reproduce {itf_path} --spec {spec}"
+
+
+def reproduction_blocks(entry: Mapping[str, Any] | None, command: str | None) -> list[tuple[Any, ...]]:
+    """Report blocks for one counterexample: how to reproduce it, and the committed result."""
+    out: list[tuple[Any, ...]] = []
+    label = reproduced_label(entry)
+    if label is not None and entry is not None:
+        how = "the trace itself" if (entry.get("plan") or {}).get("literal") else "a substitution"
+        tries = f"{entry.get('hits')} of {entry.get('tries')} tries" if entry.get("tries") else ""
+        out.append(("p", f"**{label}** ({how}; {tries}; the transcript conforms to the model): "
+                         f"{entry.get('evidence', '')}."))
+    elif entry is not None:
+        out.append(("p", f"Not reproduced on QEMU: {entry.get('reason', '')}"))
+    if command is not None:
+        out.append(("p", f"Reproduce on a real QEMU with `{command}` (docs/reproduce.md)."))
+    return out

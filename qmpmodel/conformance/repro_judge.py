@@ -24,6 +24,7 @@ are not attributed and never count as evidence.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -62,7 +63,7 @@ def judge(invariant: str, lines: Sequence[TranscriptLine], intended: Mapping[str
     if invariant in ("reply-order", "reply-order-all"):
         return _order(obs, inband_only=invariant == "reply-order")
     if invariant == "exactly-once-reply":
-        return _exactly_once(obs, intended, held, noid or {})
+        return _exactly_once(lines, obs, intended, held, noid or {})
     if invariant == "negotiation-gating":
         return _gating(obs)
     raise KeyError(invariant)
@@ -105,8 +106,18 @@ def _order(obs: Mapping[str, Sequence[Observation]], inband_only: bool) -> Judge
     return Judgement(False, f"every connection received the replies to its {what} in issue order")
 
 
-def _exactly_once(obs: Mapping[str, Sequence[Observation]], intended: Mapping[str, str],
-                  held: Collection[str], noid: Mapping[str, int]) -> Judgement:
+def _written_at(lines: Sequence[TranscriptLine], conn: str, rid: str) -> int:
+    """The line where ``conn`` wrote the request with id ``rid`` (a whole object or inside raw bytes)."""
+    text = json.dumps(rid)
+    for ln in lines:
+        if ln.dir == "->" and ln.conn == conn and (
+                (isinstance(ln.msg, dict) and ln.msg.get("id") == rid) or (ln.raw is not None and text in ln.raw)):
+            return ln.lineno
+    return 0
+
+
+def _exactly_once(lines: Sequence[TranscriptLine], obs: Mapping[str, Sequence[Observation]],
+                  intended: Mapping[str, str], held: Collection[str], noid: Mapping[str, int]) -> Judgement:
     for conn, seq in obs.items():
         closed = any(o.kind in ("disconnect", "eof") for o in seq)
         parsed = {o.id: o for o in seq if o.kind == "request" and o.id is not None}
@@ -118,25 +129,27 @@ def _exactly_once(obs: Mapping[str, Sequence[Observation]], intended: Mapping[st
             if len(at) > 1 and rid in parsed:
                 return Judgement(True, f"{conn}'s request {rid} was answered {len(at)} times (lines "
                                        f"{', '.join(map(str, at))})")
-        if closed:
-            continue
-        want = noid.get(conn, 0)
-        parsed_noid = sum(1 for o in seq if o.kind == "request" and o.id is None)
-        got = sum(1 for o in _replies(seq) if o.id is None)
-        if want > max(parsed_noid, got):
-            return Judgement(True, f"{conn} wrote {want} requests without id; QEMU parsed {parsed_noid} of them "
-                                   f"(the others were swallowed by the parser's error recovery, §3.2) and sent "
-                                   f"{got} replies without id")
         for raw, label in intended.items():
             rid = canonical_json(raw)
             if label != conn or rid in counts or rid in held:
                 continue
             if rid not in parsed:
-                return Judgement(True, f"{conn} wrote the request {rid}, which QEMU never parsed as a request "
-                                       "(its bytes were swallowed by the parser's error recovery, §3.2), and "
-                                       "no reply carries its id")
-            return Judgement(True, f"{conn}'s request {rid} (line {parsed[rid].line}) got no reply by the end "
-                                   "of the run, although the connection stayed open")
+                # lost while the session was live: QEMU answered something written after it
+                at = _written_at(lines, conn, raw)
+                if not closed or any(o.line > at for o in _replies(seq)):
+                    return Judgement(True, f"{conn} wrote the request {rid}, which QEMU never parsed as a "
+                                           "request (its bytes were swallowed by the parser's error recovery, "
+                                           "§3.2), and no reply carries its id")
+            elif not closed:
+                return Judgement(True, f"{conn}'s request {rid} (line {parsed[rid].line}) got no reply by the "
+                                       "end of the run, although the connection stayed open")
+        want = noid.get(conn, 0)
+        parsed_noid = sum(1 for o in seq if o.kind == "request" and o.id is None)
+        got = sum(1 for o in _replies(seq) if o.id is None)
+        if not closed and want > max(parsed_noid, got):
+            return Judgement(True, f"{conn} wrote {want} requests without id; QEMU parsed {parsed_noid} of them "
+                                   f"(the others were swallowed by the parser's error recovery, §3.2) and sent "
+                                   f"{got} replies without id")
     return Judgement(False, "every request of an open connection was answered exactly once")
 
 

@@ -281,14 +281,14 @@ def reproduce(an: Analysis, qemu: str = DEFAULT_QEMU, tries: int = 10, timeout: 
     racy plan never hits and ``an.fallback`` exists (a forceable
     counterexample with a held command added to the mix), that is run next.
     """
-    version = qemu_version(qemu)
     if an.blockers:
         extra = f"; besides, QEMU 7.2.22 is not this design: {'; '.join(an.mismatch)}" if an.mismatch else ""
         return Outcome(an, "cannot-drive", "cannot be driven or seen from outside (0 tries): "
-                       + "; ".join(an.blockers) + extra, qemu=version)
+                       + "; ".join(an.blockers) + extra)
     if an.mismatch:
         return Outcome(an, "not-reproduced", "QEMU 7.2.22 is not this design, so it cannot show this trace: "
-                       + "; ".join(an.mismatch), qemu=version)
+                       + "; ".join(an.mismatch))
+    version = qemu_version(qemu)
     p = an.plan
     assert p is not None
     t = _run_tries(an, p, qemu, version, tries, timeout)
