@@ -131,12 +131,12 @@ def _exactly_once(lines: Sequence[TranscriptLine], obs: Mapping[str, Sequence[Ob
                                        f"{', '.join(map(str, at))})")
         for raw, label in intended.items():
             rid = canonical_json(raw)
-            if label != conn or rid in counts or rid in held:
+            if label != conn or rid in counts or raw in held:
                 continue
             if rid not in parsed:
                 # lost while the session was live: QEMU answered something written after it
-                at = _written_at(lines, conn, raw)
-                if not closed or any(o.line > at for o in _replies(seq)):
+                written = _written_at(lines, conn, raw)
+                if not closed or any(o.line > written for o in _replies(seq)):
                     return Judgement(True, f"{conn} wrote the request {rid}, which QEMU never parsed as a "
                                            "request (its bytes were swallowed by the parser's error recovery, "
                                            "§3.2), and no reply carries its id")
