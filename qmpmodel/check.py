@@ -12,7 +12,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Protocol
 
-from qmpmodel.core.model import Model
+from qmpmodel.core.model import Model, RangeError
 from qmpmodel.core.results import CheckResult, EngineOptions, EngineResult
 from qmpmodel.core.task import CheckTask, Observer, Property
 from qmpmodel.errors import InputError
@@ -93,6 +93,13 @@ def check_spec(spec: Spec, engine: str = "explicit", options: EngineOptions | No
     if spec.depth and opts.depth == EngineOptions().depth:
         opts = EngineOptions(**{**opts.__dict__, "depth": spec.depth})
     p = prepare(spec)
-    r = run(p.task, opts, observer)
+    try:
+        r = run(p.task, opts, observer)
+    except RangeError as e:
+        if not e.origin:
+            raise  # the package's own model is wrong: a bug, with its traceback
+        file, _, line = e.origin.rpartition(":")
+        raise InputError(file, f"line {line}", f"{e.var.name} within its declared range {e.var.lo}..{e.var.hi}",
+                         f"{e.value} after {e.action.label} in {spec.path}") from None
     return CheckResult(spec.path, engine, r.states, r.transitions, r.depth, 0.0, r.complete,
                        tuple(r.invariants), spec.title)

@@ -101,7 +101,7 @@ def parse_spec(data: Mapping[str, Any], src: str) -> Spec:
     expect_tbl = data.get("expect", {})
     if not isinstance(expect_tbl, dict):
         raise InputError(src, "expect", "a table", _type_name(expect_tbl))
-    pinned: dict[str, Expected] = {inv.name: "holds" for inv in (*INVARIANTS, *extra)}
+    pinned: dict[str, Expected] = {inv.name: inv.default for inv in (*INVARIANTS, *extra)}
     for name, val in expect_tbl.items():
         invariant(name, src, f"expect.{name}", extra)
         if val not in _EXPECT_VALUES:

@@ -20,6 +20,8 @@ design, and every other design, historical or proposed, overrides steps
 
 from __future__ import annotations
 
+import os
+import traceback
 from dataclasses import dataclass
 
 from qmpmodel.core.model import Model
@@ -59,10 +61,15 @@ def build(design: Design | type[QemuCurrent], bounds: Bounds, source: str = "<sp
         inst = cls(bounds, source)
         model = inst.build()
     except ModelDefinitionError as e:
-        if cls.__module__.startswith("qmpmodel."):
-            raise
-        raise InputError(source, f"design {cls.__name__}", "a consistent model", str(e)) from None
+        outside = [f for f in traceback.extract_tb(e.__traceback__) if not f.filename.startswith(_PACKAGE)]
+        if not outside:
+            raise  # the package's own designs are wrong: a bug, with its traceback
+        f = outside[-1]
+        raise InputError(f.filename, f"line {f.lineno}", "a consistent model", str(e)) from None
     return QemuModel(model, inst, extra)
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
 
 def build_model(design: Design | type[QemuCurrent], bounds: Bounds, source: str = "<spec>") -> Model:

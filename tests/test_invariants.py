@@ -20,12 +20,23 @@ DIRECT = Bounds(monitors=1, clients=1, requests=2, mix=("async", "quick"))
 
 # name: (design, bounds, good state changes, extra changes that break it)
 CASES = {
-    # §3.3: a non-OOB monitor is suspended once per queued request
+    # §3.3: a non-OOB monitor is suspended while its request is queued; suspended with nothing
+    # queued or executing is bug E's symptom (the reader never resumes)
     "suspend-balance": ({}, B1, {"mon0.qlen": 1, "mon0.q0": 1, "mon0.suspend_cnt": 1},
-                        {"mon0.suspend_cnt": 2}),
-    # §5: HMP suspended by mux focus counts once
+                        {"mon0.qlen": 0, "mon0.q0": 0}),
+    # a resume without its suspend (§8.1: the count is never negative)
+    "suspend-balance/negative": ({}, B1, {}, {"mon0.suspend_cnt": -1}),
+    # §5: HMP suspended while the mux focus is elsewhere; suspended with the focus back: bug K
     "suspend-balance/hmp": ({"mux": "guarded"}, HMP, {"hmp.mux_out": True, "hmp.suspend_cnt": 1},
-                            {"hmp.suspend_cnt": 0}),
+                            {"hmp.mux_out": False}),
+    # §8.1 current QEMU's exact accounting: one suspension per queued non-OOB request
+    "suspend-accounting": ({}, B1, {"mon0.qlen": 1, "mon0.q0": 1, "mon0.suspend_cnt": 1},
+                           {"mon0.suspend_cnt": 2}),
+    "suspend-accounting/hmp": ({"mux": "guarded"}, HMP, {"hmp.mux_out": True, "hmp.suspend_cnt": 1},
+                               {"hmp.suspend_cnt": 0}),
+    # §8.19: with two monitors K = 2 other dequeues are allowed while a request waits
+    "bounded-bypass": ({}, Bounds(monitors=2, clients=2, requests=1, mix=("quick",)), {"mon1.x_bypassed": 2},
+                       {"mon1.x_bypassed": 3}),
     # §8.3: without OOB at most one request queued or executing
     "queue-bound": ({}, B1, {"mon0.qlen": 1, "mon0.q0": 1},
                     {"dsp.pc": Dsp.BH, "dsp.mon": 0, "dsp.req": 2}),

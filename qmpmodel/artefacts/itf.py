@@ -259,7 +259,7 @@ def replay(t: ItfTrace, prepared: Any, invariant_name: str | None = None) -> Rep
     inv = invariant(name, "<itf #meta>", "invariant", prepared.spec.properties).on(prepared.probes)
     last = len(t.states) - 1
     if inv.kind == "liveness":
-        return _confirm_lasso(prepared.model, inv.expr, t, visited)
+        return _confirm_lasso(prepared.model, inv.expr, t, visited, inv.fairness)
     holds = bool(evaluate(inv.expr, s))
     if not holds:
         return ReplayOutcome(True, f"{name} violated at step {last}")
@@ -268,7 +268,8 @@ def replay(t: ItfTrace, prepared: Any, invariant_name: str | None = None) -> Rep
     return ReplayOutcome(False, f"step {last}: {name} holds in the last state", last)
 
 
-def _confirm_lasso(model: Model, goal: Expr, t: ItfTrace, visited: list[Any]) -> ReplayOutcome:
+def _confirm_lasso(model: Model, goal: Expr, t: ItfTrace, visited: list[Any],
+                   fairness: tuple[str, ...] | None = None) -> ReplayOutcome:
     """A fair lasso: the loop closes, a request stays pending, weak fairness is respected."""
     from qmpmodel.core.expr import any_of, evaluate
 
@@ -285,11 +286,9 @@ def _confirm_lasso(model: Model, goal: Expr, t: ItfTrace, visited: list[Any]) ->
             return ReplayOutcome(False, f"state {k}: no request is pending inside the loop", k)
     taken = {model.actions[m["action_index"]].fair + ":" + model.actions[m["action_index"]].actor
              for m in t.metas[t.loop + 1:]}
-    groups: dict[str, list[int]] = {}
-    for i, a in enumerate(model.actions):
-        if a.fair:
-            groups.setdefault(f"{a.fair}:{a.actor}", []).append(i)
-    for g, idxs in sorted(groups.items()):
+    from qmpmodel.engines.explicit import fair_groups
+
+    for g, idxs in sorted(fair_groups(model, fairness).items()):
         guard = any_of(model.actions[i].guard for i in idxs)
         if all(evaluate(guard, st) for st in loop_states) and g not in taken:
             return ReplayOutcome(False, f"state {t.loop}: the loop is unfair to {g}", t.loop)

@@ -222,9 +222,7 @@ def sequence_messages(trace: Trace, qm: QemuModel, involved: Iterable[str] = ())
             msgs.append(Message(k, src, "dispatcher", "I/O completes: wake the coroutine"))
         else:
             msgs.append(Message(k, src, src, _describe(p, st.action, prm)))
-        for e in act.emits:
-            if e.what not in ("reply", "event"):
-                continue
+        for e in act.messages:
             to = int(evaluate(e.to, before))
             what = e.what if e.what != "reply" else f"reply to {p.request_name(e.ref)}"
             cls = "" if e.what != "reply" or e.cls == "return" else f" ({e.cls})"

@@ -23,6 +23,7 @@ from qmpmodel.artefacts.jsonout import results_to_json
 from qmpmodel.artefacts.report import write_artefacts
 from qmpmodel.check import check_spec, engine_runner, prepare
 from qmpmodel.cli.conform import conform
+from qmpmodel.cli.proposal import new_proposal, steps_cmd
 from qmpmodel.cli.reach import reach
 from qmpmodel.cli.record import record
 from qmpmodel.cli.report import replay_cmd, report
@@ -117,7 +118,12 @@ def check(paths: tuple[str, ...], engine: str, json_file: str | None, max_states
                              # k-induction needs a small k; bounded checking a deep unrolling
                              depth=depth or spec.depth or (4 if prove else EngineOptions().depth),
                              prove=prove)
-        r = check_spec(spec, engine, opts, obs)
+        try:
+            r = check_spec(spec, engine, opts, obs)
+        except InputError as e:
+            obs.done()
+            fail_input(e)
+            return
         obs.done()
         r = replace(r, seconds=time.monotonic() - t0)
         results.append(r)
@@ -165,6 +171,8 @@ def list_invariants() -> None:
 
 
 main.add_command(schema)
+main.add_command(new_proposal)
+main.add_command(steps_cmd)
 main.add_command(record)
 main.add_command(conform)
 main.add_command(reach)

@@ -372,7 +372,7 @@ def _compile(design_key: tuple[str, str | None, tuple[tuple[str, Any], ...]], bo
     qm = build(Design(dict(items), base, proposal), bounds, "<conform>")
     model, p = qm.model, qm.design
     cache: dict[str, Callable[[State], int]] = {}
-    emits = [[(e, _value_fn(e.to, cache)) for e in a.emits if e.what in ("reply", "event")] for a in model.actions]
+    emits = [[(e, _value_fn(e.to, cache)) for e in a.messages] for a in model.actions]
     executing = any_of(p.executing(m) for m in p.monitor_ids)
     return _Compiled(model, p, compile_successors(model), bounds.requests + 1, emits,
                      [_value_fn(p.sent(c), cache) for c in p.client_ids],

@@ -159,13 +159,13 @@ def _commute(model: Model, c: Any, a: Any, s: tuple[int, ...], after_a: tuple[in
 
     Then taking ``c`` before QEMU does ``a`` is no race: the order is not observable.
     """
-    if a.emits or not c.enabled(after_a):
+    if a.messages or not c.enabled(after_a):
         return False
     after_c = c.apply(s)
     if not a.enabled(after_c):
         return False
     return bool(a.apply(after_c) == c.apply(after_a)) and all(
-        evaluate(e.to, s) == evaluate(e.to, after_a) for e in c.emits)
+        evaluate(e.to, s) == evaluate(e.to, after_a) for e in c.messages)
 
 
 def eager_outcome(model: Model, violated: Any, controlled: Sequence[int], max_states: int = 200_000) -> str:
@@ -283,7 +283,7 @@ def build_ops(model: Model, steps: Sequence[Step], states: Sequence[tuple[int, .
             unobserved = False
             ops.extend(_controlled(st, before, model, kinds, requests, deferred, open_garbage))
             continue
-        for e in a.emits:
+        for e in a.messages:
             to = int(evaluate(e.to, before))
             if not to:
                 continue
@@ -296,7 +296,7 @@ def build_ops(model: Model, steps: Sequence[Step], states: Sequence[tuple[int, .
         if st.family == "handler_bh":
             req = request_of_ref(st.params["req"], requests)
             blocked = blocked or kinds.get(req) == "blocking"
-        if not a.emits:
+        if not a.messages:
             unobserved = True
     for c, req in sorted(open_garbage.items()):
         ops.append(Op("closer", client=c, req=req))

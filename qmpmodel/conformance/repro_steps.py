@@ -164,6 +164,10 @@ def sent_kinds(steps: Sequence[Step], model: Model, negotiate_first: bool) -> di
 def design_mismatch(design: Design, bounds: Any) -> list[str]:
     """Server design axes and bounds on which the spec is not QEMU 7.2.22 (design.py defaults)."""
     out = []
+    if design.base not in ("qemu-current", "2018-oob"):
+        out.append(f"design.base = {design.base!r} (QEMU 7.2.22 is 'qemu-current')")
+    if design.proposal is not None:
+        out.append(f"design.proposal = {design.proposal!r}: a proposed change QEMU 7.2.22 does not have")
     for ax in AXES:
         if ax.name in _CLIENT_AXES or ax.name in _ENV_AXES:
             continue

@@ -131,7 +131,7 @@ def analyse(trace: ItfTrace, prepared: Any, source: str, literal: bool = False) 
     b = spec.bounds
     an.monitors = tuple(f"mon{m}" for m in range(b.monitors))
     an.client_monitor = {c: f"mon{b.monitor_of(c)}" for c in range(b.clients)}
-    an.oob = bool(spec.design.client_oob and spec.design.oob)
+    an.oob = bool(spec.design.value("client_oob") and prepared.probes.oob_offered(0))
     kinds = rs.sent_kinds(steps, model, b.negotiate_first)
     an.mismatch = rs.design_mismatch(spec.design, b)
     prop_kind = invariant(inv, source, "#meta.invariant").kind
@@ -139,7 +139,7 @@ def analyse(trace: ItfTrace, prepared: Any, source: str, literal: bool = False) 
     if an.blockers or an.mismatch:
         return an
     states = rp.path_states(model, steps)
-    violated = rp.violation_predicate(invariant(inv).on(prepared.view).expr)
+    violated = rp.violation_predicate(invariant(inv, extra=spec.properties).on(prepared.probes).expr)
     if not violated(states[-1]):
         raise InputError(source, None, f"a trace whose last state violates {inv}", "a state where it holds")
     controlled = [st.action for st in steps if st.family in rs.CONTROLLED]
@@ -171,13 +171,13 @@ def _widened(prepared: Any, inv: str, steps: Sequence[rs.Step], kinds: dict[tupl
     The spec's mix has no command a tester can hold; the same design with one
     more kind (blockdev-add held on a FIFO) is a superset of its behaviours.
     """
-    from qmpmodel.invariants import ModelView
-    from qmpmodel.statemachine import build_model
+    from qmpmodel.statemachine import build
 
     spec = prepared.spec
     bounds = dataclasses.replace(spec.bounds, mix=(*spec.bounds.mix, "blocking"))
-    model = build_model(spec.design, bounds, spec.path)
-    violated = rp.violation_predicate(invariant(inv).on(ModelView(model, spec.design, bounds)).expr)
+    qm = build(spec.design, bounds, spec.path)
+    model = qm.model
+    violated = rp.violation_predicate(invariant(inv, extra=spec.properties).on(qm.design).expr)
     sub = _substitute(model, violated, bounds, steps, kinds, races)
     if sub is None:
         return None

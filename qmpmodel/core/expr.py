@@ -41,6 +41,7 @@ __all__ = [
     "any_of",
     "as_expr",
     "evaluate",
+    "interval",
     "ite",
     "lit",
     "select",
@@ -341,6 +342,39 @@ def evaluate(e: Expr, s: Sequence[int]) -> int | bool:
     if op == "<=":
         return x <= y
     raise ModelDefinitionError(f"unknown expression operator {op!r}")
+
+
+def interval(e: Expr, ranges: Sequence[tuple[int, int]]) -> tuple[int, int]:
+    """Bounds of an integer (or boolean: 0..1) expression when every variable is within its range.
+
+    ``ranges[k]`` is variable k's declared ``(lo, hi)``. Sound, not tight: an
+    ``ite`` takes the hull of both branches.
+    """
+    memo: dict[int, tuple[int, int]] = {}
+
+    def go(x: Expr) -> tuple[int, int]:
+        hit = memo.get(id(x))
+        if hit is not None:
+            return hit
+        op = x.op
+        if x.sort == "bool":
+            out = (0, 1)
+        elif op == "var":
+            out = ranges[x.args[0]]  # type: ignore[index]
+        elif op == "const":
+            out = (int(x.args[0]), int(x.args[0]))  # type: ignore[call-overload]
+        elif op == "ite":
+            a, b = go(x.args[1]), go(x.args[2])  # type: ignore[arg-type]
+            out = (min(a[0], b[0]), max(a[1], b[1]))
+        elif op in ("+", "-"):
+            a, b = go(x.args[0]), go(x.args[1])  # type: ignore[arg-type]
+            out = (a[0] + b[0], a[1] + b[1]) if op == "+" else (a[0] - b[1], a[1] - b[0])
+        else:
+            raise ModelDefinitionError(f"not an integer expression: {op!r}")
+        memo[id(x)] = out
+        return out
+
+    return go(e)
 
 
 def variables_of(e: Expr) -> set[int]:

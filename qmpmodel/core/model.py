@@ -15,10 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from qmpmodel.core.expr import FALSE, TRUE, Expr, StateLayout, Var, evaluate, ite, lit, to_python
+from qmpmodel.core.expr import FALSE, TRUE, Expr, StateLayout, Var, evaluate, interval, ite, lit, to_python
 from qmpmodel.errors import ModelDefinitionError
 
-__all__ = ["Action", "Emit", "Model", "State", "WaitEdge", "compile_predicate", "compile_successors", "is_stuck"]
+__all__ = ["Action", "Emit", "Model", "RangeError", "State", "WaitEdge", "compile_predicate", "compile_successors",
+           "is_stuck", "unchecked_updates"]
 
 #: A concrete state: one small integer per state variable, in layout order.
 State = tuple[int, ...]
@@ -28,9 +29,11 @@ State = tuple[int, ...]
 class Emit:
     """An observable output of an action: a message written to a monitor's connection.
 
-    ``what`` is ``"reply"`` or ``"event"``, or ``"silent"`` for a request that
-    will never be answered (answered by design with no reply, or lost: the
-    exactly-once property needs to know). The message goes to the session
+    ``what`` is ``"reply"`` or ``"event"`` (on the wire), or an observation a
+    client cannot see but a property needs: ``"silent"`` for a request that will
+    never be answered (by design, or lost: exactly-once), ``"dequeue"`` when the
+    dispatcher takes a request of ``monitor`` and ``"dropped"`` when a monitor's
+    queue is emptied (bounded bypass). The message goes to the session
     ``conn`` evaluates to (on the state *before* the step: the receiving
     client's index + 1, 0 when nobody is connected and the bytes are lost),
     provided ``gate`` holds (events reach only sessions in command mode; a
@@ -93,12 +96,23 @@ class Action:
     fair: str = ""
     doc: str = ""
     emits: tuple[Emit, ...] = ()
+    #: Updates written outside the package (a proposal's): (variable index, ``file:line``).
+    origins: tuple[tuple[int, str], ...] = ()
+
+    def origin_of(self, var: Var) -> str:
+        """``file:line`` where this action's update of ``var`` was written, if outside the package."""
+        return next((w for k, w in self.origins if k == var.index), "")
 
     @property
     def label(self) -> str:
         if not self.params:
             return self.family
         return f"{self.family}(" + ", ".join(f"{k}={v}" for k, v in self.params) + ")"
+
+    @property
+    def messages(self) -> tuple[Emit, ...]:
+        """The emits a client can observe on the wire: replies and events."""
+        return tuple(e for e in self.emits if e.what in ("reply", "event"))
 
     def enabled(self, s: State) -> bool:
         return bool(evaluate(self.guard, s))
@@ -185,7 +199,34 @@ def _first_eq(guard: Expr) -> tuple[int, int] | None:
 Successors = Callable[[State], list[tuple[int, State]]]
 
 
-def compile_successors(model: Model) -> Successors:
+class RangeError(ModelDefinitionError):
+    """An action set a variable outside its declared range (the model, or a proposal, is wrong)."""
+
+    def __init__(self, action: Action, var: Var, value: int) -> None:
+        self.action, self.var, self.value = action, var, value
+        self.origin = action.origin_of(var)
+        where = f" (written at {self.origin})" if self.origin else ""
+        super().__init__(f"action {action.label}{where} sets {var.name} to {value}, outside its declared "
+                         f"range {var.lo}..{var.hi}")
+
+
+def unchecked_updates(model: Model) -> list[tuple[int, Var]]:
+    """(action index, variable) of every update that may leave the variable's range.
+
+    An update whose value interval (:func:`~qmpmodel.core.expr.interval`) lies
+    within the declared range needs no run-time check; the others do.
+    """
+    ranges = [(v.lo, v.hi) for v in model.layout.vars]
+    out: list[tuple[int, Var]] = []
+    for i, a in enumerate(model.actions):
+        for var, e in a.updates:
+            lo, hi = interval(e, ranges)
+            if lo < var.lo or hi > var.hi:
+                out.append((i, var))
+    return out
+
+
+def compile_successors(model: Model, check_ranges: bool = True) -> Successors:
     """Compile every action into one Python function ``succ(s) -> [(action index, s')]``.
 
     Actions are arranged in a decision tree on their ``var == const`` guard
@@ -197,6 +238,10 @@ def compile_successors(model: Model) -> Successors:
     n = len(model.layout.vars)
     eqs = [_eq_conjuncts(a.guard) for a in model.actions]
     lines = ["def succ(s):", "    out = []", "    app = out.append"]
+    risky: dict[int, list[Var]] = {}
+    if check_ranges:
+        for i, var in unchecked_updates(model):
+            risky.setdefault(i, []).append(var)
 
     def emit(i: int, indent: str) -> None:
         a = model.actions[i]
@@ -205,7 +250,13 @@ def compile_successors(model: Model) -> Successors:
             raise ModelDefinitionError(f"{a.label}: a variable is assigned twice")
         cells = ", ".join(to_python(upd[k]) if k in upd else f"s[{k}]" for k in range(n))
         lines.append(f"{indent}if {to_python(a.guard)}:")
-        lines.append(f"{indent}    app(({i}, ({cells},)))")
+        if i not in risky:
+            lines.append(f"{indent}    app(({i}, ({cells},)))")
+            return
+        lines.append(f"{indent}    t = ({cells},)")
+        for v in risky[i]:
+            lines.append(f"{indent}    if not {v.lo} <= t[{v.index}] <= {v.hi}: _bad({i}, {v.index}, t[{v.index}])")
+        lines.append(f"{indent}    app(({i}, t))")
 
     def tree(idxs: list[int], used: frozenset[int], indent: str, depth: int) -> None:
         counts: dict[int, int] = {}
@@ -234,7 +285,10 @@ def compile_successors(model: Model) -> Successors:
     lines.append("    out.sort(key=_first)")
     lines.append("    return out")
     src = "\n".join(lines)
-    env: dict[str, object] = {"_first": lambda t: t[0]}
+    def bad(i: int, k: int, value: int) -> None:
+        raise RangeError(model.actions[i], model.layout.vars[k], value)
+
+    env: dict[str, object] = {"_first": lambda t: t[0], "_bad": bad}
     # the source is generated from the model's own expression trees, never from input
     exec(compile(src, "<qmpmodel successors>", "exec"), env)
     return env["succ"]  # type: ignore[return-value]

@@ -43,6 +43,10 @@ class Property:
     kind: PropertyKind
     expr: Expr
     statement: str = ""
+    #: liveness: the action fairness groups (``Action.fair``) assumed weakly fair;
+    #: ``None``: all of them. ``oob-progress`` drops external completions, so it must
+    #: hold even if no in-band command ever completes.
+    fairness: tuple[str, ...] | None = None
 
 
 #: A property with the verdict the spec pins for it.

@@ -28,7 +28,7 @@ from qmpmodel.core.task import CheckTask, Obligation, Observer
 from qmpmodel.core.trace import cycle_at, trace_from_path
 from qmpmodel.core.waitgraph import deadlock_cycles
 
-__all__ = ["check_explicit", "run"]
+__all__ = ["check_explicit", "fair_groups", "run"]
 
 
 def run(task: CheckTask, options: EngineOptions, observer: Observer | None = None) -> EngineResult:
@@ -142,13 +142,12 @@ def check_explicit(
 
     cycles = deadlock_cycles(model) if want_deadlock else []
     results: list[InvariantResult] = []
-    lasso: tuple[list[int], int] | None = None
-    if want_progress and complete:
-        live = next(inv for inv, _e in todo if inv.kind == "liveness")
-        lasso = _find_lasso(model, states, edge_start, edge_to, edge_act, compile_predicate(live.expr),
-                            depth_of, path_to)
     for n, (inv, exp) in enumerate(todo):
         if inv.kind == "liveness":
+            lasso = None
+            if complete:
+                lasso = _find_lasso(model, states, edge_start, edge_to, edge_act, compile_predicate(inv.expr),
+                                    depth_of, path_to, inv.fairness)
             if lasso is not None:
                 acts, loop = lasso
                 tr = trace_from_path(model, model.init, acts, loop=loop)
@@ -179,12 +178,13 @@ def check_explicit(
 
 def _find_lasso(model: Model, states: list[State], start: array, to: array, act: array,
                 goal: Callable[[State], bool], depth_of: array,
-                path_to: Callable[[int], list[int]]) -> tuple[list[int], int] | None:
-    """Shortest-stem fair lasso through states where ``goal`` (a pending request) holds."""
-    groups: dict[str, list[int]] = {}
-    for i, a in enumerate(model.actions):
-        if a.fair:
-            groups.setdefault(f"{a.fair}:{a.actor}", []).append(i)
+                path_to: Callable[[int], list[int]], fairness: tuple[str, ...] | None = None
+                ) -> tuple[list[int], int] | None:
+    """Shortest-stem fair lasso through states where ``goal`` (a pending request) holds.
+
+    ``fairness``: the action fairness groups assumed weakly fair (``None``: all).
+    """
+    groups = fair_groups(model, fairness)
     group_of = {i: g for g, idxs in groups.items() for i in idxs}
     enabled_fns = {g: compile_predicate(any_of(model.actions[i].guard for i in idxs)) for g, idxs in groups.items()}
     bad = [goal(s) for s in states]
@@ -225,6 +225,15 @@ def _find_lasso(model: Model, states: list[State], start: array, to: array, act:
     if best is None:
         return None
     return best[1], best[2]
+
+
+def fair_groups(model: Model, fairness: tuple[str, ...] | None = None) -> dict[str, list[int]]:
+    """Weak-fairness groups (``fair:actor`` -> action indices), restricted to ``fairness`` if given."""
+    groups: dict[str, list[int]] = {}
+    for i, a in enumerate(model.actions):
+        if a.fair and (fairness is None or a.fair in fairness):
+            groups.setdefault(f"{a.fair}:{a.actor}", []).append(i)
+    return groups
 
 
 def _edge_source(k: int, start: array) -> int:

@@ -36,6 +36,9 @@ class Bounds:
     #: Every session starts with qmp_capabilities (seq 0). When false, seq 0 is drawn
     #: from the mix like any other request (negotiation is then a `caps*` kind).
     negotiate_first: bool = True
+    #: bounded-bypass: how many requests of other monitors may be dequeued while one waits
+    #: (0: the number of monitors).
+    bypass_bound: int = 0
 
     def monitor_of(self, c: int) -> int:
         return self.client_monitors[c] if self.client_monitors else c % self.monitors
@@ -63,6 +66,8 @@ BOUND_DOCS: Mapping[str, str] = {
     "nested_polls": "How many nested polls each vCPU / the main-loop drain may start.",
     "mux_switches": "Mux focus switches (with design.mux).",
     "fair_completion": "External completions (I/O, FIFO writes, async callbacks) are weakly fair.",
+    "bypass_bound": "bounded-bypass's K: requests of other monitors that may be dequeued while one waits in a "
+                    "monitor's queue (0, the default: the number of monitors).",
     "negotiate_first": "Sessions start with qmp_capabilities (default); false: seq 0 comes from the mix "
                        "too, and negotiation is a `caps`, `caps-nooob` or `caps-bad` request anywhere.",
 }

@@ -185,6 +185,8 @@ class Harness:
             if not lo <= val <= hi:
                 want = "0, 1 or 2" if key == "vcpus" else f"an integer from {lo} to {hi}"
                 raise InputError(src, f"bounds.{key}", want, str(val))
+        if b.bypass_bound < 0 or b.bypass_bound > 8:
+            raise InputError(src, "bounds.bypass_bound", "an integer from 0 to 8", str(b.bypass_bound))
         if b.hmp not in (0, 1):
             raise InputError(src, "bounds.hmp", "0 or 1", str(b.hmp))
         for key, mix, hmp in (("bounds.mix", b.mix, False), ("bounds.hmp_mix", b.hmp_mix, True)):
@@ -250,6 +252,10 @@ class Harness:
         self.rwaits[Waiter.DISPATCHER] = L.bool("rcu.waits_dispatcher")
         if self.hmp:
             self.rwaits[Waiter.HMP_COROUTINE] = L.bool("rcu.waits_hmp_coroutine")
+        # the history of dequeues: how often each monitor's waiting request was bypassed
+        self.bypass_bound = b.bypass_bound or b.monitors
+        self.bypass = [L.int(f"mon{m}.x_bypassed", 0, self.bypass_bound + 1) for m in range(b.monitors)] \
+            if b.monitors > 1 else []
         self.declare_extra(L)
         self.initial_values(main_polls)
 
@@ -257,11 +263,14 @@ class Harness:
         L, b = self.lay, self.bounds
         self.mons: list[Monitor] = []
         for m in range(b.monitors):
+            clients = [c for c in range(b.clients) if b.monitor_of(c) == m]
+            # a design that reads past suspension (bug R) overflows the queue: up to every request
+            qlen_max = max(self.queue_max + 1, self.NR * len(clients))
             self.mons.append(Monitor(
-                idx=m, iothread=b.uses_iothread(m), clients=[c for c in range(b.clients) if b.monitor_of(c) == m],
+                idx=m, iothread=b.uses_iothread(m), clients=clients,
                 conn=L.int(f"mon{m}.conn", 0, b.clients), mode=L.bool(f"mon{m}.command_mode"),
                 oob=L.bool(f"mon{m}.oob"), susp=L.int(f"mon{m}.suspend_cnt", -1, 3),
-                qlen=L.int(f"mon{m}.qlen", 0, self.queue_max + 1),
+                qlen=L.int(f"mon{m}.qlen", 0, qlen_max),
                 q=[L.int(f"mon{m}.q{j}", 0, nref) for j in range(self.queue_max)],
                 inlen=L.int(f"mon{m}.inlen", 0, self.NR),
                 inq=[L.int(f"mon{m}.in{j}", 0, nref) for j in range(self.NR)],
@@ -362,8 +371,9 @@ class Harness:
             return
         observe(self, u)
         upd = tuple((v, e) for v, e in u.assign.items() if not (e.op == "var" and e.args[0] == v.index))
+        origins = tuple((v.index, w) for v, w in u.origins.items())
         yield Action(family, actor, tuple((k, int(v)) for k, v in params.items()), guard, upd, fair,
-                     emits=tuple(u.emits))
+                     emits=tuple(u.emits), origins=origins)
 
     def build(self) -> Model:
         """Every action of every part, in the fixed order that makes traces replayable."""

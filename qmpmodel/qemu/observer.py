@@ -48,6 +48,8 @@ def observe(h: Harness, u: Update) -> None:
             _event(h, u, e)
         elif e.what == "silent":
             _silent(h, u, e)
+        elif e.what in ("dequeue", "dropped"):
+            _bypass(h, u, e)
 
 
 def _reply(h: Harness, u: Update, e: Emit) -> None:
@@ -91,3 +93,18 @@ def _silent(h: Harness, u: Update, e: Emit) -> None:
     rcv = e.conn == c + 1
     u[cl.ans[i]] = u[cl.ans[i]] | rcv
     u[cl.x_lost] = u[cl.x_lost] | (rcv & e.lost)
+
+
+def _bypass(h: Harness, u: Update, e: Emit) -> None:
+    """A dequeue from ``e.monitor`` bypasses every other monitor whose queue is not empty;
+    the served monitor's count restarts, as does one whose queue was dropped (CHR_EVENT_CLOSED)."""
+    if not h.bypass:
+        return
+    top = h.bypass_bound + 1
+    for o in h.mons:
+        var = h.bypass[o.idx]
+        if o.idx == e.monitor:
+            u[var] = lit(0)
+        elif e.what == "dequeue":
+            cur = u[var]
+            u[var] = ite(o.qlen > 0, ite(cur >= top, lit(top), cur + 1), lit(0))

@@ -90,6 +90,10 @@ class Probes(Protocol):
     def executing(self, m: int) -> Expr: ...
     def execution_holds_monitor(self, m: int) -> Expr: ...
     def executing_request(self) -> Expr: ...
+    def request_pending(self, m: int) -> Expr: ...
+    def bypassed(self, m: int) -> Expr: ...
+    @property
+    def bypass_bound(self) -> int: ...
     def inband_in_progress(self) -> Expr: ...
 
     # -- sessions (what clients did and saw) -----------------------------------
@@ -255,6 +259,15 @@ class QemuProbes(Harness):
     def executing_request(self) -> Expr:
         """The ref of the executing in-band request (meaningful while one executes)."""
         return self.dsp.req
+
+    def request_pending(self, m: int) -> Expr:
+        """QEMU holds an in-band request of ``m``: queued, or executing."""
+        return (self.queue_len(m) > 0) | self.executing(m)
+
+    def bypassed(self, m: int) -> Expr:
+        """How many requests of other monitors were dequeued while ``m``'s queue was not
+        empty, since ``m`` was last served (saturates at ``bypass_bound + 1``; 0 with one monitor)."""
+        return self.bypass[m] if self.bypass else lit(0)
 
     def inband_in_progress(self) -> Expr:
         """How many in-band requests are between dequeue and end: one dispatcher, at most one."""

@@ -21,7 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from qmpmodel.core.expr import Expr, all_of, ite, lit
+from qmpmodel.core.expr import Expr, all_of, any_of, ite, lit
+from qmpmodel.core.results import Expected
 from qmpmodel.core.task import Property, PropertyKind
 from qmpmodel.qemu.probes import AioContext, Probes
 
@@ -37,10 +38,14 @@ class Invariant:
     source: str
     kind: PropertyKind
     predicate: Callable[[Probes], Expr]
+    #: liveness: the fairness groups assumed (``None``: all; see :class:`~qmpmodel.core.task.Property`)
+    fairness: tuple[str, ...] | None = None
+    #: the expectation a spec that does not mention the property pins
+    default: Expected = "holds"
 
     def on(self, probes: Probes) -> Property:
         """This property on one model, as the engines take it."""
-        return Property(self.name, self.kind, self.predicate(probes), self.statement)
+        return Property(self.name, self.kind, self.predicate(probes), self.statement, self.fairness)
 
 
 def history_clean(p: Probes, flag: str) -> Expr:
@@ -49,10 +54,50 @@ def history_clean(p: Probes, flag: str) -> Expr:
 
 
 def _suspend_balance(p: Probes) -> Expr:
+    """Design-neutral: never negative (no resume without its suspend), and a suspended monitor
+    has a reason a client can see: QEMU holds one of its requests (QMP), or the mux focus is
+    elsewhere or a long command runs (HMP)."""
+    parts: list[Expr] = []
+    for m in p.monitor_ids:
+        parts.append(p.suspend_cnt(m) >= 0)
+        parts.append(~p.suspended(m) | p.request_pending(m))
+    if p.has_hmp:
+        parts.append(p.hmp_suspend_cnt() >= 0)
+        parts.append((p.hmp_suspend_cnt() == 0) | (p.hmp_suspend_reasons() > 0))
+    return all_of(parts)
+
+
+def _suspend_accounting(p: Probes) -> Expr:
+    """The design's exact accounting: ``suspend_cnt`` equals the number of valid reasons."""
     parts = [p.suspend_cnt(m) == p.suspend_reasons(m) for m in p.monitor_ids]
     if p.has_hmp:
         parts.append(p.hmp_suspend_cnt() == p.hmp_suspend_reasons())
     return all_of(parts)
+
+
+def _oob_progress(p: Probes) -> Expr:
+    """Goal that must not persist: an accepted exec-oob request of a live session is unanswered."""
+    parts: list[Expr] = []
+    for m in p.monitor_ids:
+        for c in p.clients_of(m):
+            for i in range(1, p.requests_per_client):
+                parts.append(all_of([~p.shutdown_requested(), p.session_open(c), p.command_mode(m), p.oob_enabled(m),
+                                     p.kind_is(c, i, "oob"), p.sent(c) > i, ~p.answered(c, i)]))
+    return any_of(parts)
+
+
+def _resume_progress(p: Probes) -> Expr:
+    """Goal that must not persist: a QMP monitor is suspended (before shutdown)."""
+    return ~p.shutdown_requested() & any_of(p.suspended(m) for m in p.monitor_ids)
+
+
+def _bounded_bypass(p: Probes) -> Expr:
+    return all_of(p.bypassed(m) <= p.bypass_bound for m in p.monitor_ids)
+
+
+#: Weak fairness of QEMU's own threads, not of external completions: oob-progress must hold
+#: even if no in-band command ever completes.
+QEMU_THREADS: tuple[str, ...] = ("reader", "dispatcher", "main", "vcpu", "call_rcu", "iothread")
 
 
 def _queue_bound(p: Probes) -> Expr:
@@ -109,9 +154,16 @@ def _history(flag: str) -> Callable[[Probes], Expr]:
 
 INVARIANTS: tuple[Invariant, ...] = (
     Invariant("suspend-balance",
-              "Every monitor's suspend_cnt equals the number of currently valid suspension reasons "
-              "(queue rule, HMP mux focus, long HMP command) and is never negative.",
+              "No monitor's suspend count is ever negative (a resume without its suspend), and a suspended "
+              "monitor has a reason a client can see: QEMU holds one of its requests (queued or executing), "
+              "or, for HMP, the mux focus is elsewhere or a long command runs.",
               "§8.1; bugs E, K, Q", "state", _suspend_balance),
+    Invariant("suspend-accounting",
+              "Every monitor's suspend_cnt equals the number of suspension reasons of the design's own "
+              "accounting (current QEMU: a full queue with OOB, a request queued or executing without OOB, "
+              "mux focus elsewhere, a long HMP command).",
+              "§8.1 (current QEMU's mechanism; checked where a spec pins it)", "state", _suspend_accounting,
+              default="skip"),
     Invariant("queue-bound",
               "With OOB a monitor queues at most queue_max (8) requests; without OOB at most one "
               "request is queued or executing.",
@@ -180,6 +232,20 @@ INVARIANTS: tuple[Invariant, ...] = (
               "Under weak fairness of the dispatcher and the main loop, every request of a "
               "connected session is eventually answered.",
               "§8.18-19; bugs E, O", "liveness", lambda p: p.unanswered()),
+    Invariant("oob-progress",
+              "An accepted exec-oob request (OOB negotiated, an allow-oob command) of a live session is "
+              "answered even if no in-band command ever completes: weak fairness of QEMU's threads only, "
+              "not of external completions.",
+              "QMP spec 'Out-of-band execution'; §3.10; the 2018 design", "liveness", _oob_progress,
+              fairness=QEMU_THREADS),
+    Invariant("resume-progress",
+              "A suspended QMP monitor is eventually resumed, under weak fairness (external completions "
+              "included when the spec says they are fair).",
+              "§8.1, §8.18; bugs E, O", "liveness", _resume_progress),
+    Invariant("bounded-bypass",
+              "While an in-band request waits in a monitor's queue, at most K requests of other monitors "
+              "are dequeued (K: bounds.bypass_bound, default the number of monitors).",
+              "§8.19 (round robin over mon_list)", "state", _bounded_bypass),
     Invariant("shutdown-safety",
               "After shutdown is requested no request is dequeued, no wake-up reaches the exited "
               "dispatcher, no BH is added to the stopped I/O thread, and monitors are destroyed only "

@@ -18,6 +18,8 @@ another.
 from __future__ import annotations
 
 import inspect
+import os
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -101,16 +103,26 @@ class Update:
     never leak into another action.
     """
 
-    __slots__ = ("assign", "emits")
+    __slots__ = ("assign", "emits", "origins")
 
     def __init__(self, assign: dict[Var, Value] | None = None) -> None:
         self.assign: dict[Var, Expr] = {}
         self.emits: list[Emit] = []
+        #: var -> "file:line" of an assignment written outside the package (a proposal's)
+        self.origins: dict[Var, str] = {}
         for v, e in (assign or {}).items():
-            self[v] = e
+            self._set(v, e, 2)
 
     def __setitem__(self, var: Var, value: Value) -> None:
+        self._set(var, value, 2)
+
+    def _set(self, var: Var, value: Value, depth: int) -> None:
         self.assign[var] = as_expr(value)
+        where = _outside_caller(depth + 1)
+        if where:
+            self.origins[var] = where
+        else:
+            self.origins.pop(var, None)
 
     def __getitem__(self, var: Var) -> Expr:
         return self.assign.get(var, var)
@@ -123,7 +135,7 @@ class Update:
 
     def update(self, other: dict[Var, Value]) -> None:
         for v, e in other.items():
-            self[v] = e
+            self._set(v, e, 2)
 
     def emit(self, e: Emit) -> None:
         self.emits.append(e)
@@ -132,4 +144,17 @@ class Update:
         out = Update()
         out.assign = dict(self.assign)
         out.emits = list(self.emits)
+        out.origins = dict(self.origins)
         return out
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _outside_caller(depth: int) -> str:
+    """``file:line`` of the caller ``depth`` frames up when it is not qmpmodel's own code."""
+    f = sys._getframe(depth)
+    name = f.f_code.co_filename
+    if name.startswith(_PACKAGE) or name.startswith("<"):
+        return ""
+    return f"{name}:{f.f_lineno}"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from qmpmodel.core.expr import FALSE, TRUE, Expr, all_of, any_of, ite, lit
-from qmpmodel.core.model import Action
+from qmpmodel.core.model import Action, Emit
 from qmpmodel.qemu.codes import Ctx, Dsp, Run, XShutdown
 from qmpmodel.qemu.harness import Monitor, Thread
 from qmpmodel.qemu.parts.dispatch import QmpDispatch
@@ -59,6 +59,7 @@ class Dispatcher(QmpDispatch):
         yield from self.action("dispatcher_idle", t.name, idle_g, u, "dispatcher", **params)
         for m in self.mons:
             u = Update()
+            u.emit(Emit("dequeue", m.conn, 0, "none", False, m.idx))
             self.pop_request(m, u)
             self.mon_list_requeue(m, u)
             self.early_resume(m, u)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from qmpmodel.core.expr import FALSE, TRUE, Expr, all_of, ite, lit
-from qmpmodel.core.model import Action
+from qmpmodel.core.model import Action, Emit
 from qmpmodel.qemu.codes import Sd
 from qmpmodel.qemu.harness import Monitor
 from qmpmodel.qemu.kinds import KINDS
@@ -140,6 +140,7 @@ class Reader(Output, Signals):
         u.update({m.closing: FALSE, m.perr: FALSE, m.inlen: 0, m.qlen: 0})
         for s in m.inq + m.q:
             u[s] = 0
+        u.emit(Emit("dropped", m.conn, 0, "none", False, m.idx))
         self.closed_resume(m, u, self.queue_rule_suspended(m))
 
     @step("monitor_qmp_cleanup_queue_and_resume", "resume", ref="§7 E", commit="W. Bumiller, 2019")
