@@ -18,7 +18,13 @@ from click.testing import CliRunner
 
 from qmpmodel.cli.conform import conform as conform_cmd
 from qmpmodel.conformance import commands
-from qmpmodel.conformance.commands import CommandTable, ConformSpec, candidate_kinds, command_table, load_conform_spec
+from qmpmodel.conformance.commands import (
+    CommandTable,
+    ConformSpec,
+    candidate_kinds,
+    command_table,
+    load_conform_spec,
+)
 from qmpmodel.conformance.conform import conform
 from qmpmodel.conformance.transcript import Observation, TranscriptLine, load_transcript, renumber
 
