@@ -356,11 +356,12 @@ def test_main_loop_events_precede_the_reply(recorded: Recorded) -> None:
     per = recorded["async-events"][1]
     c1 = seq(per["c1"])
     for event, rid in (("POWERDOWN", "powerdown"), ("RESET", "reset"), ("STOP", "hmp-stop"),
-                       ("RESUME", "hmp-cont")):
+                       ("RESUME", "hmp-cont"), ("BLOCK_EXPORT_DELETED", "nbd-remove")):
         assert c1[c1.index(rid) - 1] == event
     r = {json.loads(o.id): o for o in per["c1"] if o.kind == "reply" and o.id}
     assert r["add-bmc"].error_desc == "Parameter 'driver' expects a pluggable device type"
     assert r["add-kbd"].error_class == "GenericError" and r["del-missing"].error_class == "DeviceNotFound"
+    assert r["eject-missing"].error_class == "DeviceNotFound"
     after = c1[c1.index("backup") + 1:]
     assert after[:2] == ["JOB_STATUS_CHANGE", "JOB_STATUS_CHANGE"]  # waiting, pending: no command in flight
 

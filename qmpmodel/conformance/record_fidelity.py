@@ -194,6 +194,13 @@ def _async_events(s: Session) -> None:
     # HMP inside QMP: vm_stop()/vm_start() raise STOP/RESUME before the reply
     _call(s, a, "hmp-stop", "human-monitor-command", {"command-line": "stop"})
     _call(s, a, "hmp-cont", "human-monitor-command", {"command-line": "cont"})
+    # nbd-server-remove deletes the export synchronously: BLOCK_EXPORT_DELETED before the reply
+    _null_node(s, a, "exported", 1 << 20)
+    _call(s, a, "nbd-start", "nbd-server-start",
+          {"addr": {"type": "unix", "data": {"path": str(s.dir / "nbd.sock")}}})
+    _call(s, a, "export", "block-export-add", {"type": "nbd", "id": "exp0", "node-name": "exported"})
+    _call(s, a, "nbd-remove", "nbd-server-remove", {"name": "exp0"})
+    _call(s, a, "eject-missing", "eject", {"id": "cd0"})  # no removable medium on -machine none
     # a throttled backup job: its completion events arrive with no command in flight
     _null_node(s, a, "src", 4 << 20)
     _null_node(s, a, "tgt", 4 << 20, zeroes=False)
@@ -302,8 +309,8 @@ FIDELITY_SCENARIOS: tuple[Scenario, ...] = (
     Scenario("block-job-events", "blockdev-mirror, job-complete, blockdev-create, job-dismiss on null-co and "
              "file nodes: job events before and after replies, on two monitors", ("mon0", "mon1"),
              _block_job_events),
-    Scenario("async-events", "events from the main loop (POWERDOWN, RESET), HMP in QMP and a throttled job; "
-             "device_add/device_del on -machine none", ("mon0", "mon1"), _async_events),
+    Scenario("async-events", "events from the main loop (POWERDOWN, RESET), HMP in QMP, nbd-server-remove "
+             "and a throttled job; device_add/device_del on -machine none", ("mon0", "mon1"), _async_events),
     Scenario("error-classes", "DeviceNotFound, DeviceNotActive, CommandNotFound and GenericError replies",
              ("mon0",), _error_classes),
     Scenario("exec-oob-unknown", "exec-oob of nonexistent commands under several names: negotiating, "

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -306,7 +307,8 @@ class Session:
         except subprocess.TimeoutExpired:
             raise RecordError("QEMU did not exit in time") from None
         err = self.proc.stderr.read().decode(errors="replace").strip() if self.proc.stderr else ""
-        last = err.splitlines()[-1] if err else ""
+        # "terminating on signal 15 from pid N (PROGRAM)" names the recorder: leave that out
+        last = re.sub(r" from pid \d+ \([^)]*\)", "", err.splitlines()[-1]) if err else ""
         self.note(f"QEMU exited with status {status}" + (f": {last}" if last else ""), exit=status)
         return status
 
