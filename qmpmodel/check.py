@@ -16,10 +16,10 @@ from qmpmodel.core.model import Model
 from qmpmodel.core.results import CheckResult, EngineOptions, EngineResult
 from qmpmodel.core.task import CheckTask, Observer, Property
 from qmpmodel.errors import InputError
-from qmpmodel.invariants import ModelView
-from qmpmodel.qemu.lemmas import candidate_lemmas
+from qmpmodel.qemu.lemmas import ModelView, candidate_lemmas
+from qmpmodel.qemu.probes import Probes
 from qmpmodel.specs import Spec
-from qmpmodel.statemachine import build_model
+from qmpmodel.statemachine import QemuModel, build
 
 __all__ = ["ENGINES", "Prepared", "check_spec", "engine_runner", "prepare"]
 
@@ -33,12 +33,20 @@ ENGINES = {
 
 @dataclass(frozen=True)
 class Prepared:
-    """A spec with its model built: what every engine receives."""
+    """A spec with its model built, and the task every engine receives."""
 
     spec: Spec
-    model: Model
-    view: ModelView
+    qemu: QemuModel
     task: CheckTask
+
+    @property
+    def model(self) -> Model:
+        return self.qemu.model
+
+    @property
+    def probes(self) -> Probes:
+        """What the model publishes about a state (properties and renderers read these)."""
+        return self.qemu.design
 
     def prop(self, name: str) -> Property:
         """The named property on this model (``KeyError`` if the spec does not pin it)."""
@@ -52,11 +60,11 @@ class Runner(Protocol):
 
 def prepare(spec: Spec) -> Prepared:
     """Build the spec's model and the task every engine receives."""
-    model = build_model(spec.design, spec.bounds, spec.path)
-    view = ModelView(model, spec.design, spec.bounds)
-    task = CheckTask(model, tuple((inv.on(view), exp) for inv, exp in spec.expectations),
+    qm = build(spec.design, spec.bounds, spec.path)
+    view = ModelView(qm.model, qm.design, spec.bounds)
+    task = CheckTask(qm.model, tuple((inv.on(qm.design), exp) for inv, exp in spec.expectations),
                      lambda: candidate_lemmas(view))
-    return Prepared(spec, model, view, task)
+    return Prepared(spec, qm, task)
 
 
 def engine_runner(engine: str) -> Runner:

@@ -93,11 +93,11 @@ def test_sequence_diagram_and_step_diffs(small_report) -> None:
     _out, results, prepared, _f = small_report
     r = next(r for r in results if r.spec == C_SPEC) if any(r.spec == C_SPEC for r in results) else results[0]
     inv = next(i for i in r.invariants if i.trace is not None)
-    model = prepared[r.spec].model
-    parts, msgs = sequence_messages(inv.trace, model)
+    qm = prepared[r.spec].qemu
+    parts, msgs = sequence_messages(inv.trace, qm)
     assert parts[0] == "client0" and {"I/O thread", "dispatcher", "main loop"} <= set(parts)
     assert any(m.reply and m.dst == "client0" and "reply to client0#0" in m.text for m in msgs)
-    mm = sequence_mermaid(inv.trace, model, "the end")
+    mm = sequence_mermaid(inv.trace, qm, "the end")
     assert mm.startswith("sequenceDiagram") and "participant P0 as client0" in mm
     assert "#35;" in mm and "Note over" in mm  # '#' escaped for Mermaid
     states = inv.trace.states()

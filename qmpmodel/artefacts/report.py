@@ -59,7 +59,7 @@ def _cycle(prepared: Any, inv: InvariantResult) -> tuple[Any, list[tuple[str, st
     """The wait-for graph at the last state and the cycle to highlight (the engine's, if any)."""
     tr = inv.trace
     assert tr is not None
-    g = wait_for_graph(prepared.model, tr.states()[-1])
+    g = wait_for_graph(prepared.model, prepared.probes, tr.states()[-1])
     # the same edges as the engine's cycle, chosen and rotated deterministically (independent of
     # networkx' traversal order, which depends on string hashing)
     cyc = find_deadlock_cycle(g)
@@ -106,7 +106,7 @@ def write_artefacts(results: Sequence[CheckResult], prepared_by_spec: Mapping[st
                     written.append(_write(out / svg_name, svg))
             md = _render_md(_cex_blocks(r, inv, p, svg_name, None, itf=f"{base.name}.itf.json"))
             written.append(_write(f"{base}.md", md))
-            written.append(_write(f"{base}.sequence.mmd", sequence_mermaid(inv.trace, p.model)))
+            written.append(_write(f"{base}.sequence.mmd", sequence_mermaid(inv.trace, p.qemu)))
     return written
 
 
@@ -128,7 +128,7 @@ def _cex_blocks(r: CheckResult, inv: InvariantResult, prepared: Any, svg_name: s
                 svg_inline: str | None, itf: str | None = None, index: str | None = None) -> list[Block]:
     tr = inv.trace
     assert tr is not None
-    info = invariant(inv.name)
+    info = invariant(inv.name, extra=prepared.spec.properties)
     met = "expectation met" if inv.met else "**expectation NOT met**"
     blocks: list[Block] = [("h", 1, f"{r.title or r.spec}: {inv.name} {inv.verdict}")]
     if index:
@@ -163,8 +163,8 @@ def _cex_blocks(r: CheckResult, inv: InvariantResult, prepared: Any, svg_name: s
     note = _final_note(inv, cyc)
     involved = [n for c in (cyc or ()) for n in c]
     blocks.append(("h", 2, "Sequence diagram"))
-    blocks.append(("mermaid", sequence_mermaid(tr, prepared.model, note, involved),
-                   sequence_svg(tr, prepared.model, note, involved)))
+    blocks.append(("mermaid", sequence_mermaid(tr, prepared.qemu, note, involved),
+                   sequence_svg(tr, prepared.qemu, note, involved)))
     blocks.append(("h", 2, "Steps (only the variables that changed)"))
     rows = []
     for k, (st, diff) in enumerate(zip(tr.steps, step_diffs(tr), strict=True), start=1):
