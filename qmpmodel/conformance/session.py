@@ -33,7 +33,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -162,13 +162,17 @@ class Session:
     @contextlib.contextmanager
     def start(cls, qemu: str = DEFAULT_QEMU, monitors: Sequence[str] = ("mon0",),
               timeout: float = DEFAULT_TIMEOUT, header: str | None = None,
-              layout: Layout | None = None) -> Iterator[Session]:
+              layout: Layout | None = None, extra_args: Sequence[str] = ()) -> Iterator[Session]:
         """Start QEMU with one QMP monitor per name in *monitors* (or per *layout*); kill it on exit.
 
-        *header* is recorded as the first (comment) line.
+        *header* is recorded as the first (comment) line. *extra_args* are appended
+        to QEMU's command line (after the layout's own).
         """
         tmp = Path(tempfile.mkdtemp(prefix="qmpmodel-rec-"))
-        s = cls(qemu, tmp, layout or Layout(tuple(monitors)), timeout)
+        lay = layout or Layout(tuple(monitors))
+        if extra_args:
+            lay = replace(lay, extra_args=(*lay.extra_args, *extra_args))
+        s = cls(qemu, tmp, lay, timeout)
         if header is not None:
             s.note(header)
         try:
