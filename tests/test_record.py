@@ -56,25 +56,34 @@ def reply_line(obs: tuple[Observation, ...], rid: str) -> int:
     return next(o.line for o in obs if o.kind == "reply" and o.id == json.dumps(rid))
 
 
+#: Scenarios whose QMP monitor shares a mux chardev with HMP (docs/fidelity-ii.md F4, F5).
+MUX = {"mux-hmp", "mux-hmp-abort"}
+
+
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_every_connection_starts_with_a_greeting_offering_oob(recorded: Recorded, name: str) -> None:
-    # §3.1 greeting first; §2.2 oob offered iff the chardev can use the I/O thread (unix socket).
+    # §3.1 greeting first (but see the never-opened monitor below); §2.2 oob offered iff the
+    # chardev can use the I/O thread (unix socket, and a mux chardev over one).
     for obs in recorded[name][1].values():
-        received = [o for o in obs if o.kind not in ("request", "connect", "disconnect", "eof")]
-        assert received[0].kind == "greeting"
-        assert received[0].capabilities == ("oob",)
-        assert all(o.kind != "greeting" for o in received[1:])
-        assert all(o.kind != "unrecognized" for o in received)
+        received = [o for o in obs if o.kind not in ("request", "connect", "disconnect", "eof", "mux-input")]
+        g = next(i for i, o in enumerate(received) if o.kind == "greeting")
+        assert all(o.kind == "event" for o in received[:g])
+        assert g == 0 or name in MUX
+        assert received[g].capabilities == ("oob",)
+        assert all(o.kind != "greeting" for o in received[g + 1:])
+        assert name in MUX or all(o.kind != "unrecognized" for o in received)  # HMP output is not JSON
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_no_event_before_negotiation_completes(recorded: Recorded, name: str) -> None:
-    # §3.1 / §8 invariant 11.
+    # §3.1 / §8 invariant 11, from the greeting on: events before the greeting come from a
+    # monitor whose chardev was not opened yet (checked in test_mux_event_before_greeting).
     for obs in recorded[name][1].values():
-        negotiated = False
+        greeted = negotiated = False
         caps_ids = {o.id for o in obs if o.kind == "request" and o.command == "qmp_capabilities"}
         for o in obs:
-            if o.kind == "event":
+            greeted = greeted or o.kind == "greeting"
+            if o.kind == "event" and greeted:
                 assert negotiated, f"event {o.event} at line {o.line} before negotiation"
             if o.kind == "reply" and o.ok and o.id in caps_ids:
                 negotiated = True
@@ -273,3 +282,120 @@ def test_qemu_is_killed_by_pid_when_a_scenario_fails() -> None:
         s.negotiate(c)
         s.wait_id(c, "never-sent")  # bounded wait: raises RecordError
     assert pid and not Path(f"/proc/{pid}").exists()
+
+
+# -- issue 13 scenarios (docs/fidelity-ii.md) ---------------------------------------------------
+
+
+def seq(obs: tuple[Observation, ...]) -> list[Any]:
+    """Events (by name), replies (by id) and eof, in wire order."""
+    out: list[Any] = []
+    for o in obs:
+        if o.kind == "event":
+            out.append(o.event)
+        elif o.kind == "reply":
+            out.append(json.loads(o.id) if o.id else None)
+        elif o.kind == "eof":
+            out.append("<eof>")
+    return out
+
+
+def exit_status(lines: tuple[TranscriptLine, ...]) -> tuple[int, str]:
+    ln = next(x for x in lines if x.is_comment and "exit" in x.data)
+    return ln.data["exit"], ln.note or ""
+
+
+def test_quit_events_before_reply_then_eof_everywhere(recorded: Recorded) -> None:
+    lines, per = recorded["quit-three-monitors"]
+    c1, c2, c3 = (seq(per[c]) for c in ("c1", "c2", "c3"))
+    # main_loop_should_exit raises SHUTDOWN, qemu_cleanup closes the export, then
+    # monitor_cleanup lets the dispatcher write the reply; the queued request is dropped
+    assert c1[-4:] == ["SHUTDOWN", "BLOCK_EXPORT_DELETED", "quit", "<eof>"]
+    assert "after-quit" not in c1
+    assert c2[-3:] == ["SHUTDOWN", "BLOCK_EXPORT_DELETED", "<eof>"]  # with no command in flight
+    assert c3 == ["<eof>"]  # still negotiating: no event, only the close
+    assert exit_status(lines)[0] == 0
+
+
+def test_mux_event_before_greeting(recorded: Recorded) -> None:
+    lines, per = recorded["mux-hmp"]
+    obs = per["c1"]
+    received = [o for o in obs if o.kind in ("event", "greeting", "reply", "unrecognized")]
+    assert (received[0].kind, received[0].event) == ("event", "RESUME")  # qmp_cont during qemu_init
+    assert received[1].kind == "greeting"
+    assert any(o.kind == "unrecognized" and o.message == "VM status: paused" for o in obs)  # HMP, same socket
+    assert seq(obs)[-6:-3] == ["RESUME", "cont", "status"]
+    assert seq(obs)[-3:] == ["SHUTDOWN", "quit", "<eof>"]
+    assert exit_status(lines)[0] == 0
+
+
+def test_mux_hmp_command_runs_in_the_io_thread_and_aborts(recorded: Recorded) -> None:
+    lines, per = recorded["mux-hmp-abort"]
+    obs = per["c1"]
+    assert obs[-1].kind == "eof" and obs[-2].kind == "unrecognized"  # the echo of "cont", then EOF
+    status, note = exit_status(lines)
+    assert status == -6 and "qemu_in_main_thread()" in note  # SIGABRT from GLOBAL_STATE_CODE()
+
+
+def test_job_events_before_and_after_replies_on_every_monitor(recorded: Recorded) -> None:
+    per = recorded["block-job-events"][1]
+    c1 = seq(per["c1"])
+    i = c1.index("mirror")
+    assert c1[i - 4:i] == ["JOB_STATUS_CHANGE"] * 3 + ["BLOCK_JOB_READY"]  # created, running, ready
+    j = c1.index("complete")
+    assert c1[j + 1:j + 5] == ["JOB_STATUS_CHANGE", "JOB_STATUS_CHANGE", "BLOCK_JOB_COMPLETED", "JOB_STATUS_CHANGE"]
+    k = c1.index("dismiss")
+    assert c1[k - 1] == "JOB_STATUS_CHANGE"  # status null before the reply
+    c2 = seq(per["c2"])
+    # mon1 sent nothing after negotiating and got every event of mon0's commands
+    assert [e for e in c2 if isinstance(e, str) and e.isupper()] == [e for e in c1 if isinstance(e, str)
+                                                                     and e.isupper()]
+
+
+def test_main_loop_events_precede_the_reply(recorded: Recorded) -> None:
+    per = recorded["async-events"][1]
+    c1 = seq(per["c1"])
+    for event, rid in (("POWERDOWN", "powerdown"), ("RESET", "reset"), ("STOP", "hmp-stop"),
+                       ("RESUME", "hmp-cont"), ("BLOCK_EXPORT_DELETED", "nbd-remove")):
+        assert c1[c1.index(rid) - 1] == event
+    r = {json.loads(o.id): o for o in per["c1"] if o.kind == "reply" and o.id}
+    assert r["add-bmc"].error_desc == "Parameter 'driver' expects a pluggable device type"
+    assert r["add-kbd"].error_class == "GenericError" and r["del-missing"].error_class == "DeviceNotFound"
+    assert r["eject-missing"].error_class == "DeviceNotFound"
+    after = c1[c1.index("backup") + 1:]
+    assert after[:2] == ["JOB_STATUS_CHANGE", "JOB_STATUS_CHANGE"]  # waiting, pending: no command in flight
+
+
+def test_error_classes(recorded: Recorded) -> None:
+    r = {json.loads(o.id): o.error_class for o in recorded["error-classes"][1]["c1"] if o.kind == "reply" and o.id}
+    assert r["unknown"] == "CommandNotFound"
+    assert r["qom-missing"] == r["del-missing"] == r["yank-missing"] == r["oob-yank-missing"] == "DeviceNotFound"
+    assert r["balloon-query"] == r["balloon-set"] == r["job-speed"] == "DeviceNotActive"
+    assert r["job-dismiss"] == r["qom-prop"] == "GenericError"
+    assert r["kvm"] is None  # query-kvm succeeds: KVMMissingCap needs KVM without a sync MMU
+
+
+def test_exec_oob_of_missing_commands(recorded: Recorded) -> None:
+    per = recorded["exec-oob-unknown"][1]
+    r = {json.loads(o.id): o for c in ("c1", "c2") for o in per[c] if o.kind == "reply" and o.id}
+    unexpected = "QMP input member 'exec-oob' is unexpected"
+    for rid in ("neg-missing", "neg-exists", "nooob-0", "nooob-1", "nooob-2", "nooob-exists"):
+        assert r[rid].error_desc == unexpected  # OOB not negotiated: check 2 before any lookup
+    for i in range(6):  # with oob: the lookup (check 6) precedes the allow-oob check (9)
+        assert r[f"oob-{i}"].error_class == "CommandNotFound"
+    assert r["oob-not-allowed"].error_desc == "The command query-name does not support OOB"
+    assert r["oob-caps"].error_desc == "The command qmp_capabilities does not support OOB"
+    assert r["oob-not-a-string"].error_desc == "QMP input member 'exec-oob' must be a string"
+    assert r["inband-0"].error_class == r["inband-1"].error_class == "CommandNotFound"
+
+
+def test_sigterm_with_a_blocked_command(recorded: Recorded) -> None:
+    lines, per = recorded["sigterm-while-blocked"]
+    c1, c2 = seq(per["c1"]), seq(per["c2"])
+    assert c1[-3:] == ["SHUTDOWN", "blocked", "<eof>"]  # the blocked command still answers, after SHUTDOWN
+    assert "queued" not in c1 and "b-queued" not in c2  # popped by nobody: shutdown stops the dispatcher
+    assert c2[-2:] == ["SHUTDOWN", "<eof>"]
+    blocked = next(o for o in per["c1"] if o.kind == "reply" and o.id == '"blocked"')
+    assert blocked.error_desc is not None and "Interrupted system call" in blocked.error_desc
+    sig = next(x.lineno for x in lines if x.is_comment and x.data.get("signal") == "SIGTERM")
+    assert sig < blocked.line

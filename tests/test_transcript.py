@@ -340,3 +340,46 @@ def test_mutants_round_trip_through_text() -> None:
 def test_mutation_without_candidates_raises() -> None:
     with pytest.raises(ValueError, match="no two consecutive in-band replies"):
         swap_replies(parse_transcript(text(GOOD)))
+
+
+# -- mux chardevs: bytes for HMP or the mux escape (docs/transcripts.md) ----------------------
+
+
+def _lines(*rows: dict[str, Any]) -> str:
+    return "".join(json.dumps({"t": i, **r}) + "\n" for i, r in enumerate(rows))
+
+
+CONNECT = {"dir": "--", "conn": "c1", "event": "connect", "monitor": "mux0"}
+
+
+def test_bytes_for_hmp_never_reach_the_qmp_streamer() -> None:
+    text = _lines(CONNECT,
+                  {"dir": "->", "conn": "c1", "msg": None, "raw": '{"execute": ', "to": "hmp"},
+                  {"dir": "->", "conn": "c1", "msg": None, "raw": "\u0001c", "to": "mux"},
+                  {"dir": "->", "conn": "c1", "msg": {"execute": "query-name", "id": 1}})
+    lines = parse_transcript(text)
+    obs = observations(lines)["c1"]
+    assert [o.kind for o in obs] == ["connect", "mux-input", "mux-input", "request"]
+    # had the HMP bytes been fed to QMP's parser, the request would be swallowed into them
+    assert obs[-1].command == "query-name" and obs[-1].first_line == 4
+    data, spans = connection_bytes(lines, "c1")
+    assert data == b'{"execute": "query-name", "id": 1}\n' and [ln for ln, _ in spans] == [4]
+
+
+@pytest.mark.parametrize(("row", "expected"), [
+    ({"dir": "->", "conn": "c1", "msg": None, "raw": "x", "to": "qmp"}, '"to" to be "hmp" or "mux"'),
+    ({"dir": "->", "conn": "c1", "msg": {"execute": "x"}, "to": "hmp"}, '"msg": null with "raw"'),
+    ({"dir": "<-", "conn": "c1", "msg": None, "raw": "(qemu) ", "to": "hmp"}, 'no "to" on a "<-" line'),
+    ({"dir": "--", "conn": "c1", "event": "eof", "to": "hmp"}, 'no "to" on a "--" line'),
+])
+def test_bad_to_member_is_rejected_with_its_line(row: dict[str, Any], expected: str) -> None:
+    with pytest.raises(InputError) as exc:
+        parse_transcript(_lines(CONNECT, row), "t.jsonl")
+    assert "t.jsonl: line 2" in str(exc.value) and expected in str(exc.value)
+
+
+def test_event_before_the_greeting_and_eof_are_observations() -> None:
+    lines = load_transcript(DATA / "mux-hmp.jsonl")
+    obs = [o for o in observations(lines)["c1"] if o.kind not in ("request", "mux-input")]
+    assert [o.kind for o in obs[:3]] == ["connect", "event", "greeting"]
+    assert obs[-1].kind == "eof"

@@ -1,4 +1,4 @@
-"""``qmpmodel conform TRANSCRIPT... --spec SPEC [--json FILE]``.
+"""``qmpmodel conform TRANSCRIPT... --spec SPEC [--schema FILE] [--json FILE]``.
 
 Exit status: 0 every transcript is a behaviour of the model; 1 one is not (or
 the search could not decide: budget, bounds), one line per transcript naming
@@ -23,17 +23,21 @@ __all__ = ["conform"]
 @click.command("conform")
 @click.argument("transcripts", nargs=-1, required=True)
 @click.option("--spec", "spec_path", required=True, metavar="SPEC", help="Spec file: the design to check against.")
+@click.option("--schema", "schema_path", metavar="FILE",
+              help="QAPI schema of the QEMU that produced the transcripts: a schema file or a saved "
+                   "query-qmp-schema reply (default: the spec's [conform] qapi, else QEMU 7.2's tree in "
+                   "../shared/qemu-qapi).")
 @click.option("--json", "json_file", metavar="FILE", help="Write the results document to FILE.")
 @click.option("--max-states", type=click.IntRange(min=1), default=2_000_000, show_default=True,
               help="Search states per transcript (beyond: undecided, exit 1).")
 @click.option("--timeout", type=click.FloatRange(min=0.0, min_open=True), help="Seconds per transcript.")
-def conform(transcripts: tuple[str, ...], spec_path: str, json_file: str | None, max_states: int,
-            timeout: float | None) -> None:
+def conform(transcripts: tuple[str, ...], spec_path: str, schema_path: str | None, json_file: str | None,
+            max_states: int, timeout: float | None) -> None:
     """Decide whether each TRANSCRIPT (docs/transcripts.md) is a behaviour of the model of SPEC."""
     from qmpmodel import __version__
 
     try:
-        cspec = load_conform_spec(spec_path)
+        cspec = load_conform_spec(spec_path, schema_path)
         from qmpmodel.conformance.transcript import load_transcript
 
         for t in transcripts:  # validate every input before any output

@@ -8,8 +8,9 @@ transcript's.  ``docs/conformance.md`` documents the mapping table and the
 matching rules; the summary:
 
 * configuration from the transcript: monitors (by first appearance), one model
-  client per connection (in connect order), the command mix through the
-  mapping table (:data:`BUILTIN_COMMANDS`, extensible from the spec);
+  client per connection (in connect order), the command mix from the QAPI
+  schema of the transcript's QEMU and the mapping table
+  (:mod:`qmpmodel.conformance.commands`);
 * the design from the spec, except the three *client* axes, which describe
   the environment: the transcript is the client (``client_discipline`` and
   ``client_wait_negotiation`` off, ``client_oob`` on iff some connection
@@ -21,7 +22,9 @@ matching rules; the summary:
   line (the socket buffers it);
 * a step whose :class:`~qmpmodel.core.model.Emit` reaches a connected client must
   match that client's next received observation: a reply to the same request
-  (by id, by position without id) with a compatible class, or an event;
+  (by id, by position without id) with a compatible class (a handler that may
+  fail may answer with any ``QapiErrorClass`` of the schema but
+  CommandNotFound), or an event;
 * ``{"release": ID}`` comments are barriers: every earlier observation of the
   connection consumed, every earlier request handed to the model unless its
   monitor is suspended, and the model quiescent (no enabled weakly fair
@@ -40,6 +43,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from qmpmodel.conformance.commands import (
+    BUILTIN_COMMANDS,
+    CONFORM_KINDS,
+    ConformSpec,
+    candidate_kinds,
+    load_conform_spec,
+)
 from qmpmodel.conformance.transcript import (
     Observation,
     TranscriptLine,
@@ -49,12 +59,11 @@ from qmpmodel.conformance.transcript import (
 )
 from qmpmodel.core.expr import Expr, any_of, ite, lit, to_python
 from qmpmodel.core.model import Model, State, compile_successors
-from qmpmodel.errors import InputError, close_matches
+from qmpmodel.errors import InputError
 from qmpmodel.qemu.bounds import Bounds
 from qmpmodel.qemu.design import Design
 from qmpmodel.qemu.kinds import KINDS
 from qmpmodel.qemu.probes import Probes
-from qmpmodel.specs import Spec, parse_spec, read_toml
 from qmpmodel.statemachine import build
 
 __all__ = [
@@ -67,84 +76,8 @@ __all__ = [
     "load_conform_spec",
 ]
 
-#: Command name -> model command kind (``docs/conformance.md``).  ``event``
-#: commands may also be matched as ``quick`` per request (a second ``stop``
-#: raises no STOP); ``oob`` commands map to ``oob`` under ``exec-oob`` and to
-#: ``oob-inband`` under ``execute``.  A request named by a ``release`` comment
-#: is ``blocking`` whatever its name.  Everything else is ``quick``.
-BUILTIN_COMMANDS: Mapping[str, str] = {
-    "block_resize": "coroutine",
-    "screendump": "coroutine",
-    "migrate-pause": "oob",
-    "migrate-recover": "oob",
-    "yank": "oob",
-    "query-yank": "oob",
-    "x-oob-test": "oob",
-    "stop": "event",
-    "cont": "event",
-    "quit": "event",
-}
-
-#: Values allowed in a spec's ``[conform.commands]`` table.
-CONFORM_KINDS: tuple[str, ...] = ("quick", "blocking", "coroutine", "oob", "event", "noreply", "hang", "device-add")
-
 _INTERNAL_FAIR = frozenset({"reader", "dispatcher", "main", "vcpu", "call_rcu", "iothread"})
 _MAX_REQUESTS = 16  # the model's bound on bounds.requests
-
-
-# --------------------------------------------------------------------------
-# Spec with the conform extension
-# --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ConformSpec:
-    spec: Spec
-    commands: Mapping[str, str] = field(default_factory=dict)  # [conform.commands]
-    schema_kinds: Mapping[str, str] = field(default_factory=dict)  # from [commands] qapi
-
-
-def load_conform_spec(path: str | Path) -> ConformSpec:
-    """Read a spec; a ``[conform.commands]`` table maps command names to kinds.
-
-    The table is removed before the ordinary spec parser sees the file.  A
-    ``[commands] qapi = …`` schema also feeds the mapping (allow-oob -> oob,
-    coroutine -> coroutine, success-response false -> noreply).
-    """
-    src = str(path)
-    data = read_toml(path)
-    conf = data.pop("conform", {})
-    if not isinstance(conf, dict):
-        raise InputError(src, "conform", "a table", type(conf).__name__)
-    for k in conf:
-        if k not in ("commands", "qapi"):
-            raise InputError(src, f"conform.{k}", "'commands' or 'qapi'", repr(k),
-                             close_matches(k, ["commands", "qapi"]))
-    cmds = conf.get("commands", {})
-    if not isinstance(cmds, dict):
-        raise InputError(src, "conform.commands", "a table of command name = kind", type(cmds).__name__)
-    for name, kind in cmds.items():
-        if kind not in CONFORM_KINDS:
-            raise InputError(src, f"conform.commands.{name}", "one of " + ", ".join(CONFORM_KINDS), repr(kind),
-                             close_matches(str(kind), CONFORM_KINDS))
-    spec = parse_spec(data, src)
-    schema_kinds: dict[str, str] = {}
-    tbl = data.get("commands")
-    # [conform] qapi names the schema of the QEMU that produced the transcripts: it
-    # says which commands exist (others are CommandNotFound) and maps their flags
-    for where, path in (("commands.qapi", tbl.get("qapi") if isinstance(tbl, dict) else None),
-                        ("conform.qapi", conf.get("qapi"))):
-        if path is None:
-            continue
-        if not isinstance(path, str):
-            raise InputError(src, where, "a path to a QAPI schema (a string)", type(path).__name__)
-        from qmpmodel.schema.qapi import load_schema, model_kind
-
-        p = Path(path)
-        full = p if p.is_absolute() else Path(src).parent / p
-        for c in load_schema(full).commands:
-            schema_kinds[c.name] = model_kind(c)
-    return ConformSpec(spec, dict(cmds), schema_kinds)
 
 
 # --------------------------------------------------------------------------
@@ -227,16 +160,6 @@ class _Conn:
     oob: bool = False
 
 
-def _kind_of(name: str | None, cspec: ConformSpec) -> str:
-    if name is None:
-        return "quick"
-    if name in cspec.commands:
-        return cspec.commands[name]
-    if name in BUILTIN_COMMANDS:
-        return BUILTIN_COMMANDS[name]
-    return cspec.schema_kinds.get(name, "quick")
-
-
 def _analyse(lines: Sequence[TranscriptLine], cspec: ConformSpec, source: str) -> list[_Conn]:
     per = observations(lines)
     released_ids: dict[str, int] = {}
@@ -280,64 +203,12 @@ def _analyse(lines: Sequence[TranscriptLine], cspec: ConformSpec, source: str) -
     return conns
 
 
-def _caps_kind(o: Observation) -> str:
-    """qmp_capabilities by its ``enable`` argument: the model's ``caps*`` kinds (§3.1)."""
-    import json
-
-    try:
-        args = json.loads(o.arguments) if o.arguments else {}
-    except ValueError:  # pragma: no cover - canonical JSON always parses
-        return "caps-bad"
-    enable = args.get("enable", []) if isinstance(args, dict) else None
-    if not isinstance(enable, list) or any(x != "oob" for x in enable):
-        return "caps-bad"
-    return "caps" if "oob" in enable else "caps-nooob"
-
-
 def _classify(cn: _Conn, cspec: ConformSpec, released_ids: Mapping[str, int]) -> None:
     """Candidate model kinds per request; any request may come first (bounds.negotiate_first off)."""
     for rq in cn.reqs:
         o = rq.obs
-        mapped = o.command is not None and (o.command in cspec.commands or o.command in BUILTIN_COMMANDS
-                                            or o.command in cspec.schema_kinds)
-        # with a schema the set of commands is known; without one, an unmapped name
-        # may or may not exist, and both are tried
-        missing = not mapped and bool(cspec.schema_kinds)
-        if o.request_kind == "other" or (o.request_kind == "execute" and not isinstance(o.command, str)):
-            # fails qmp_dispatch's member checks before any lookup (§3.5 checks 3-5)
-            rq.kinds = ("bad-request",)
-        elif o.request_kind == "execute" and o.command == "qmp_capabilities":
-            rq.kinds = (_caps_kind(o),)
-            cn.oob = cn.oob or rq.kinds == ("caps",)
-        elif o.request_kind == "parse-error":
-            rq.kinds = ("parse-error",)
-        elif o.request_kind == "non-object":
-            rq.kinds = ("nonobject",)
-        elif o.request_kind == "exec-oob":
-            k = _kind_of(o.command, cspec)
-            if k == "oob" and not missing:
-                rq.kinds = ("oob",)
-            elif missing:
-                rq.kinds = ("exec-oob-unknown",)
-            else:
-                # a name the mapping does not know may not exist at all (check 6)
-                rq.kinds = ("exec-oob-bad",) if mapped else ("exec-oob-bad", "exec-oob-unknown")
-        else:  # execute (string or not) or another object: in-band
-            k = "quick" if o.request_kind == "other" else _kind_of(o.command, cspec)
-            if o.id is not None and o.id in released_ids:
-                k = "blocking"
-            if k == "oob":
-                rq.kinds = ("oob-inband",)
-            elif k == "event":
-                rq.kinds = ("event", "quick")
-            elif missing and o.request_kind == "execute":
-                rq.kinds = ("unknown",)
-            elif k == "quick" and not mapped and o.request_kind == "execute":
-                rq.kinds = ("quick", "unknown")
-            else:
-                rq.kinds = (k,)
-            if o.id is None and rq.kinds[0] == "quick":
-                rq.kinds = ("quick-noid", *rq.kinds[1:])
+        rq.kinds = candidate_kinds(o, cspec, o.id is not None and o.id in released_ids)
+        cn.oob = cn.oob or rq.kinds == ("caps",)
 
 
 # --------------------------------------------------------------------------
@@ -391,8 +262,10 @@ def _design_key(design: Design) -> tuple[str, str | None, tuple[tuple[str, Any],
 
 class _Search:
     def __init__(self, conns: list[_Conn], cm: _Compiled, design: Design, bounds: Bounds,
-                 max_states: int, deadline: float | None) -> None:
+                 max_states: int, deadline: float | None,
+                 error_classes: frozenset[str] = frozenset({"GenericError"})) -> None:
         self.conns = conns
+        self.error_classes = error_classes
         self.cm = cm
         self.d = design
         self.b = bounds
@@ -463,9 +336,10 @@ class _Search:
         got = "return" if o.ok else (o.error_class or "?")
         if got == e.cls:
             return True
-        # a handler ran: argument checks or the handler itself may have failed
-        # (the model's Emit.may_fail; QEMU 7.2 transcripts coroutine-commands, errors)
-        return bool(e.may_fail) and got == "GenericError"
+        # a handler ran: argument checks or the handler itself may have failed, with
+        # any QapiErrorClass of the schema but CommandNotFound (the model's
+        # Emit.may_fail; QEMU 7.2 transcripts coroutine-commands, errors, error-classes)
+        return bool(e.may_fail) and got in self.error_classes
 
     def quiescent(self, succs: list[tuple[int, tuple[int, ...]]]) -> list[str]:
         return [self.cm.model.actions[a].label for a, _ in succs if self.internal[a]]
@@ -634,7 +508,8 @@ class _Search:
 
 def _config(conns: list[_Conn], cspec: ConformSpec, requests: int) -> tuple[Design, Bounds, list[str]]:
     spec = cspec.spec
-    notes: list[str] = []
+    notes: list[str] = list(cspec.table.notes) if cspec.table else [
+        "no QAPI schema: a command outside the mapping table may or may not exist"]
     n_mon = max((cn.monitor for cn in conns), default=0) + 1
     kinds_used = {k for cn in conns for rq in cn.reqs for k in rq.kinds}
     mix = tuple(k for k in KINDS if k in kinds_used) or ("quick",)
@@ -669,12 +544,13 @@ def conform(lines: Sequence[TranscriptLine], cspec: ConformSpec, source: str = "
     for requests in ladder:
         design, bounds, notes = _config(conns, cspec, requests)
         cm = _compile(_design_key(design), bounds)
-        srch = _Search(conns, cm, design, bounds, max_states, deadline)
+        srch = _Search(conns, cm, design, bounds, max_states, deadline, cspec.handler_error_classes)
         ok = srch.run()
         total += srch.states
         config = {"monitors": bounds.monitors, "clients": bounds.clients, "requests": requests,
                   "mix": list(bounds.mix), "client_monitors": list(bounds.client_monitors),
-                  "connections": [cn.label for cn in conns], "client_oob": design.value("client_oob")}
+                  "connections": [cn.label for cn in conns], "client_oob": design.value("client_oob"),
+                  "schema": cspec.table.source if cspec.table else None}
         if ok:
             return ConformResult(source, "accepted", states=total, seconds=time.monotonic() - t0,
                                  config=config, notes=notes)
@@ -753,6 +629,9 @@ def _describe_item(it: _Item, conn: str) -> str:
         return f"the unrecognized line received on {conn} (not a JSON object the model can match)"
     if o.kind == "eof":
         return f"the server closing {conn} (eof: the model has no server-side close)"
+    if o.kind == "mux-input":
+        return (f"the bytes written on {conn} for the HMP monitor or the mux escape (the model has no "
+                "mux chardev shared by QMP and HMP)")
     return f"the {o.kind} of {conn}"
 
 

@@ -34,6 +34,7 @@ from qmpmodel.errors import InputError, close_matches
 __all__ = [
     "CONNECTION_EVENTS",
     "DIRECTIONS",
+    "MUX_TARGETS",
     "JsonStreamer",
     "Observation",
     "ObservationKind",
@@ -64,10 +65,13 @@ DIRECTIONS: Final = ("->", "<-", "--")
 #: The values of ``"event"`` on a ``"--"`` line.
 CONNECTION_EVENTS: Final = ("connect", "disconnect", "eof")
 
-_KEYS: Final = frozenset({"t", "dir", "conn", "msg", "raw", "event", "monitor", "note"})
+_KEYS: Final = frozenset({"t", "dir", "conn", "msg", "raw", "event", "monitor", "note", "to"})
+#: Values of ``"to"`` on a ``"->"`` line: on a mux chardev the bytes reach the HMP
+#: monitor, or the mux itself (its escape, Ctrl-A c), not the QMP monitor.
+MUX_TARGETS: Final = ("hmp", "mux")
 
 ObservationKind = Literal[
-    "connect", "disconnect", "eof", "request", "greeting", "reply", "event", "unrecognized"
+    "connect", "disconnect", "eof", "request", "greeting", "reply", "event", "unrecognized", "mux-input"
 ]
 RequestKind = Literal["execute", "exec-oob", "parse-error", "non-object", "other"]
 
@@ -103,6 +107,7 @@ class TranscriptLine:
     event: str | None = None
     monitor: str | None = None
     note: str | None = None
+    to: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @property
@@ -162,7 +167,7 @@ def make_line(data: Mapping[str, Any], lineno: int, source: str = "<transcript>"
                           _short(json.dumps(mon)) if "monitor" in data else 'no "monitor"')
         elif mon is not None:
             raise bad(f'no "monitor" on a {ev} line', _short(json.dumps(mon)))
-        for key in ("msg", "raw"):
+        for key in ("msg", "raw", "to"):
             if key in data:
                 raise bad(f'no "{key}" on a "--" line', repr(key))
         return TranscriptLine(lineno, float(t), d, conn, None, event=ev, monitor=mon, note=note,
@@ -170,6 +175,16 @@ def make_line(data: Mapping[str, Any], lineno: int, source: str = "<transcript>"
     for key in ("event", "monitor"):
         if key in data:
             raise bad(f'no "{key}" on a "{d}" line', repr(key))
+    to = data.get("to")
+    if "to" in data:
+        if d != "->":
+            raise bad('no "to" on a "<-" line', repr("to"))
+        if to not in MUX_TARGETS:
+            raise bad('"to" to be "hmp" or "mux" (bytes for the HMP monitor or the mux escape)',
+                      _short(json.dumps(to)), close_matches(to, MUX_TARGETS) if isinstance(to, str) else None)
+        if data.get("msg") is not None:
+            raise bad('"msg": null with "raw" on a line with "to" (HMP input is not JSON)',
+                      _short(json.dumps(data.get("msg"))))
     if "msg" not in data:
         raise bad('a "msg" member (an object, or null with "raw")', 'no "msg"')
     msg = data["msg"]
@@ -184,7 +199,7 @@ def make_line(data: Mapping[str, Any], lineno: int, source: str = "<transcript>"
                       _short(json.dumps(msg)))
         if "raw" in data:
             raise bad('no "raw" when "msg" is an object', repr("raw"))
-    return TranscriptLine(lineno, float(t), d, conn, msg, raw=raw, note=note,
+    return TranscriptLine(lineno, float(t), d, conn, msg, raw=raw, note=note, to=to,
                           data=MappingProxyType(dict(data)))
 
 
@@ -277,15 +292,16 @@ def request_bytes(line: TranscriptLine) -> bytes:
 
 
 def connection_bytes(lines: Sequence[TranscriptLine], conn: str) -> tuple[bytes, tuple[tuple[int, int], ...]]:
-    """Concatenate what the client wrote on *conn*.
+    """Concatenate what the client wrote on *conn* for its QMP monitor.
 
     Returns the byte stream and, per ``"->"`` line, ``(lineno, end offset)``
-    so that an offset can be mapped back to the line that wrote it.
+    so that an offset can be mapped back to the line that wrote it.  Lines
+    with ``"to"`` (HMP input, the mux escape) never reach QMP and are left out.
     """
     out = bytearray()
     spans: list[tuple[int, int]] = []
     for line in lines:
-        if line.dir == "->" and line.conn == conn:
+        if line.dir == "->" and line.conn == conn and line.to is None:
             out += request_bytes(line)
             spans.append((line.lineno, len(out)))
     return bytes(out), tuple(spans)
@@ -884,6 +900,9 @@ def observations(lines: Sequence[TranscriptLine]) -> dict[str, tuple[Observation
             obs.append(Observation(line.event, line.lineno, conn, mon, line.t))  # type: ignore[arg-type]
         elif line.dir == "<-":
             obs.append(_received_observation(line, mon))
+        elif line.to is not None:
+            # bytes for the HMP monitor or the mux escape: never seen by QMP's parser
+            obs.append(Observation("mux-input", line.lineno, conn, mon, line.t, message=line.raw))
         else:
             st = streamers[conn]
             begin = st.offset

@@ -40,6 +40,7 @@ from qmpmodel.errors import InputError, close_matches
 __all__ = [
     "Lint",
     "QapiCommand",
+    "QapiEnum",
     "QapiEvent",
     "Schema",
     "condition_text",
@@ -96,8 +97,19 @@ class QapiEvent:
 
 
 @dataclass(frozen=True)
+class QapiEnum:
+    """One ``{ 'enum': … }`` definition: its member names (their own ``if`` is not kept)."""
+
+    name: str
+    values: tuple[str, ...]
+    condition: object | None = field(default=None, hash=False)
+    file: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class Schema:
-    """Commands and events in definition order (includes expanded in place), and the lints."""
+    """Commands, events and enums in definition order (includes expanded in place), and the lints."""
 
     commands: tuple[QapiCommand, ...]
     events: tuple[QapiEvent, ...]
@@ -106,6 +118,13 @@ class Schema:
     #: True when read from a ``query-qmp-schema`` reply (only ``allow-oob`` and
     #: features are known; the other flags are QEMU's defaults, not facts).
     from_reply: bool = False
+    #: Enums; a ``query-qmp-schema`` reply shows only those that commands or
+    #: events use (``QapiErrorClass`` is not among them in QEMU 7.2).
+    enums: tuple[QapiEnum, ...] = ()
+
+    def enum(self, name: str) -> QapiEnum | None:
+        """The enum called *name*, if the schema defines it."""
+        return next((e for e in self.enums if e.name == name), None)
 
 
 _FLAG_KEYS = ("boxed", "gen", "success-response", "allow-oob", "allow-preconfig", "coroutine")
@@ -547,6 +566,7 @@ def _from_source(path: str, text: str) -> Schema:
     _parse_tree(path, text, (os.path.abspath(path),), {os.path.abspath(path)}, pragma, exprs)
     commands: list[QapiCommand] = []
     events: list[QapiEvent] = []
+    enums: list[QapiEnum] = []
     lints: list[Lint] = []
     defined: dict[str, tuple[str, int]] = {}  # one namespace for commands, events and types
     for expr, fname, line, doc in exprs:
@@ -582,6 +602,8 @@ def _from_source(path: str, text: str) -> Schema:
         cond = expr.get("if")
         if meta == "event":
             events.append(QapiEvent(name, cond, fname, line))
+        elif meta == "enum":
+            enums.append(QapiEnum(name, _enum_values(expr.get("data")), cond, fname, line))
         elif meta == "command":
             commands.append(
                 QapiCommand(
@@ -598,7 +620,15 @@ def _from_source(path: str, text: str) -> Schema:
                     line=line,
                 )
             )
-    return Schema(tuple(commands), tuple(events), tuple(lints), path)
+    return Schema(tuple(commands), tuple(events), tuple(lints), path, enums=tuple(enums))
+
+
+def _enum_values(data: object) -> tuple[str, ...]:
+    """Member names of an enum's ``data``: strings or ``{'name': …}`` objects (malformed ones skipped)."""
+    if not isinstance(data, list):
+        return ()
+    names = (m.get("name") if isinstance(m, dict) else m for m in data)
+    return tuple(n for n in names if isinstance(n, str))
 
 
 def _from_reply(path: str, reply: object) -> Schema:
@@ -625,7 +655,10 @@ def _from_reply(path: str, reply: object) -> Schema:
         if i["meta-type"] == "command"
     )
     events = tuple(QapiEvent(i["name"], None, path) for i in infos if i["meta-type"] == "event")
-    return Schema(commands, events, (), path, from_reply=True)
+    # 'values' until QEMU 8.x, 'members' (objects with 'name') since
+    enums = tuple(QapiEnum(i["name"], _enum_values(i.get("members", i.get("values"))), None, path)
+                  for i in infos if i["meta-type"] == "enum")
+    return Schema(commands, events, (), path, from_reply=True, enums=enums)
 
 
 def load_schema(path: str | os.PathLike[str]) -> Schema:
