@@ -23,6 +23,7 @@ from qmpmodel.artefacts.jsonout import results_to_json
 from qmpmodel.artefacts.report import write_artefacts
 from qmpmodel.check import check_spec, engine_runner, prepare
 from qmpmodel.cli.conform import conform
+from qmpmodel.cli.diff import diff_cmd
 from qmpmodel.cli.proposal import new_proposal, steps_cmd
 from qmpmodel.cli.reach import reach
 from qmpmodel.cli.record import record
@@ -172,6 +173,7 @@ def list_invariants() -> None:
 
 main.add_command(schema)
 main.add_command(new_proposal)
+main.add_command(diff_cmd)
 main.add_command(steps_cmd)
 main.add_command(record)
 main.add_command(conform)
