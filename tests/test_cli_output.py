@@ -204,6 +204,26 @@ def test_colour_only_on_a_terminal_and_never_with_NO_COLOR(tmp_path):
     assert ANSI.search(forced.stdout)
 
 
+def test_trace_lines_on_a_toy_lasso_and_cycle():
+    from qmpmodel.cli.common import trace_lines
+    from qmpmodel.core.results import Trace, TraceStep
+
+    def step(i: int, x: int) -> TraceStep:
+        return TraceStep("inc", "main", f"inc(i={i})", 0, {"i": i}, {"x": x, "b": x > 1})
+
+    lasso = Trace({"x": 0, "b": False}, (step(1, 1), step(2, 2), step(3, 1)), loop=1)
+    lines = trace_lines(lasso)
+    assert [ln.split()[:3] for ln in lines[:3]] == [["1.", "main", "inc(i=1)"], ["↺", "2.", "main"],
+                                                    ["3.", "main", "inc(i=3)"]]
+    assert lines[0].endswith("x=1") and lines[1].endswith("x=2 b=true") and lines[2].endswith("x=1 b=false")
+    assert lines[3].strip() == "↺ steps 2-3 return to state 1: the run can repeat them forever"
+    stuck = Trace({"x": 0, "b": False}, (step(1, 1),), loop=1, cycle=(("a", "b", "a holds"), ("b", "a", "b holds")))
+    lines = trace_lines(stuck)
+    assert lines[1].strip() == "↺ the run can stay in state 1 forever"
+    assert lines[2].strip() == "wait-for cycle: a → b → a"
+    assert [ln.strip() for ln in lines[3:]] == ["a waits for b: a holds", "b waits for a: b holds"]
+
+
 # -- replay -------------------------------------------------------------------------------------
 
 

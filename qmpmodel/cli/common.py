@@ -136,11 +136,12 @@ def trace_lines(tr: Trace) -> list[str]:
     for n, step in enumerate(tr.steps, 1):
         changed = " ".join(f"{k}={_fmt(v)}" for k, v in step.state.items() if prev.get(k) != v)
         mark = "↺" if tr.loop is not None and n == tr.loop + 1 else " "
-        out.append(f"{n:>3}.{mark}{step.actor:<10} {step.label:<44} {changed or '(no change)'}".rstrip())
+        out.append(f"{mark}{n:>3}. {step.actor:<10} {step.label:<44} {changed or '(no change)'}".rstrip())
         prev = dict(step.state)
-    if tr.loop is not None:
-        out.append(f"     ↺ the last state is state {tr.loop}: the run can repeat steps "
-                   f"{tr.loop + 1}-{tr.depth} forever")
+    if tr.loop is not None and tr.loop >= tr.depth:
+        out.append(f"     ↺ the run can stay in state {tr.loop} forever")
+    elif tr.loop is not None:  # the last state is states[loop] again (qmpmodel.artefacts.itf)
+        out.append(f"     ↺ steps {tr.loop + 1}-{tr.depth} return to state {tr.loop}: the run can repeat them forever")
     if tr.cycle:
         out.append("     wait-for cycle: " + " → ".join([tr.cycle[0][0], *(b for _a, b, _r in tr.cycle)]))
         out.extend(f"       {a} waits for {b}: {why}" for a, b, why in tr.cycle)
