@@ -60,7 +60,7 @@ def reproduce_cmd(trace_file: str, spec_path: str | None, qemu: str, out: str | 
     from qmpmodel.artefacts.itf import read_itf
     from qmpmodel.artefacts.reproductions import record_result
     from qmpmodel.check import prepare
-    from qmpmodel.cli.report import _fail
+    from qmpmodel.cli.common import fail_input as _fail
     from qmpmodel.conformance.conform import load_conform_spec
     from qmpmodel.conformance.record import write_transcript
     from qmpmodel.conformance.reproduce import analyse, reproduce

@@ -15,7 +15,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from qmpmodel.core.expr import FALSE, TRUE, Expr, StateLayout, Var, evaluate, interval, ite, lit, to_python
+from qmpmodel.core.expr import (
+    FALSE,
+    TRUE,
+    Expr,
+    StateLayout,
+    Var,
+    evaluate,
+    interval,
+    ite,
+    lit,
+    to_python,
+)
 from qmpmodel.errors import ModelDefinitionError
 
 __all__ = ["Action", "Emit", "Model", "RangeError", "State", "WaitEdge", "compile_predicate", "compile_successors",
