@@ -297,7 +297,7 @@ def test_readme_goals_parse():
     found = re.findall(r"qmpmodel reach (\S+) .*?--goal '([^']+)'", readme)
     assert len(found) >= 2
     for spec, goal in found:
-        parse_goal(goal, prepare(load_spec(ROOT / spec)).model)
+        parse_goal(goal, prepare(load_spec(ROOT / spec)).probes)
 
 
 # -- README ---------------------------------------------------------------------------------------

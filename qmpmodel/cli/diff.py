@@ -44,7 +44,8 @@ def diff_cmd(base: str, proposed: str, bounds_spec: str | None, engine: str, max
     from qmpmodel import __version__
     from qmpmodel.artefacts.diffreport import diff_json, diff_markdown
     from qmpmodel.check import engine_runner
-    from qmpmodel.cli import write_atomic
+    from qmpmodel.artefacts.files import write_atomic
+    from qmpmodel.cli.common import write_output
     from qmpmodel.core.results import EXIT_CODES, EngineOptions
     from qmpmodel.diff import diff, resolve_side
     from qmpmodel.specs import load_spec
@@ -82,12 +83,14 @@ def diff_cmd(base: str, proposed: str, bounds_spec: str | None, engine: str, max
     click.echo(f"{len(r.properties)} properties: {len(r.of('newly violated'))} newly violated, "
                f"{len(r.of('fixed'))} fixed, {len(r.of('depth changed'))} depth changed, {same} unchanged, "
                f"{len(r.of('undecided'))} undecided")
-    if json_file:
-        text = json.dumps(diff_json(r, __version__), indent=1) + "\n"
-        click.echo(text, nl=False) if json_file == "-" else write_atomic(json_file, text)
-    if md_file:
-        text = diff_markdown(r)
-        click.echo(text, nl=False) if md_file == "-" else write_atomic(md_file, text)
+    try:
+        if json_file:
+            write_output(json_file, json.dumps(diff_json(r, __version__), indent=1) + "\n")
+        if md_file:
+            write_output(md_file, diff_markdown(r))
+    except InputError as e:
+        click.echo(f"qmpmodel: {e}", err=True)
+        sys.exit(2)
     if out_dir:
         from dataclasses import replace
 
@@ -96,6 +99,6 @@ def diff_cmd(base: str, proposed: str, bounds_spec: str | None, engine: str, max
         new = {d.name for d in r.of("newly violated")}
         res = replace(r.proposed, invariants=tuple(i for i in r.proposed.invariants if i.name in new))
         written = write_artefacts([res], r.prepared, out_dir)
-        write_atomic(str(Path(out_dir) / "diff.md"), diff_markdown(r))
+        write_atomic(Path(out_dir) / "diff.md", diff_markdown(r))
         click.echo(f"wrote {len(written) + 1} files to {out_dir}")
     sys.exit(EXIT_CODES[r.outcome])
