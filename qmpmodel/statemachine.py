@@ -242,7 +242,8 @@ class _Builder:
                 idx=m, iothread=b.uses_iothread(m), clients=clients,
                 conn=L.int(f"mon{m}.conn", 0, b.clients), mode=L.bool(f"mon{m}.command_mode"),
                 oob=L.bool(f"mon{m}.oob"), susp=L.int(f"mon{m}.suspend_cnt", -1, 3),
-                qlen=L.int(f"mon{m}.qlen", 0, self.QM + 1),
+                # with larger reads (bug R) a suspended monitor keeps queueing: up to every request
+                qlen=L.int(f"mon{m}.qlen", 0, max(self.QM + 1, len(clients) * n_in)),
                 q=[L.int(f"mon{m}.q{j}", 0, nref) for j in range(self.QM)],
                 inlen=L.int(f"mon{m}.inlen", 0, n_in),
                 inq=[L.int(f"mon{m}.in{j}", 0, nref) for j in range(n_in)],

@@ -1,0 +1,176 @@
+"""The native engine's entry point: compile the task's kernel, search, judge, rebuild traces.
+
+Verdicts follow the explicit engine exactly (same breadth-first order, same
+state ids, the same first violating state per property, so the same shortest
+counterexamples); the explicit engine is the oracle the tests compare against.
+
+* ``state`` and ``deadlock`` properties are judged in the kernel (predicates when
+  a state is discovered, "stuck with pending work" when it is expanded);
+* ``progress`` (liveness): the kernel records the transition graph, the goal
+  and the enabled fairness groups per state; the fair-lasso search over those
+  arrays is the explicit engine's (:func:`~qmpmodel.engines.explicit.find_lasso`);
+* symmetry (``EngineOptions.symmetry``): the search visits one canonical state
+  per orbit when the task's group was proved sound; liveness runs unreduced
+  (noted). A counterexample found on canonical states is rebuilt forward from
+  the concrete initial state, so it replays exactly;
+* no C compiler: the explicit engine runs instead, and every result says so;
+* budgets (``max_states``, ``max_memory``, observer stop) end in ``unknown``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from qmpmodel.core.expr import Expr
+from qmpmodel.core.model import Model, compile_successors
+from qmpmodel.core.results import EngineOptions, EngineResult, InvariantResult
+from qmpmodel.core.symmetry import SymmetryGroup
+from qmpmodel.core.task import CheckTask, Obligation, Observer
+from qmpmodel.core.trace import cycle_at, states_of, trace_from_path
+from qmpmodel.core.waitgraph import deadlock_cycles
+from qmpmodel.engines import explicit
+from qmpmodel.engines.native.build import NoCompiler, Toolchain, system_toolchain
+from qmpmodel.engines.native.capi import STATUS
+from qmpmodel.engines.native.codegen import generate, pack_layout
+from qmpmodel.engines.native.kernel import Kernel, Search
+
+__all__ = ["compile_kernel", "concretize", "run"]
+
+
+def compile_kernel(model: Model, props: Sequence[Expr], goals: Sequence[Expr],
+                   toolchain: Toolchain | None = None) -> Kernel:
+    """Generate, compile (or fetch from the cache) and load the kernel; raises :class:`NoCompiler`."""
+    source = generate(model, props, goals)
+    loaded = (toolchain or system_toolchain()).load(source)
+    return Kernel(model, pack_layout(model), props, goals, loaded)
+
+
+def concretize(model: Model, group: SymmetryGroup, path: Sequence[int]) -> list[int]:
+    """A concrete path from ``model.init`` through the orbits of a path of canonical states.
+
+    Each canonical step ``c -> canonical(a(c))`` has a concrete counterpart from
+    any state of ``c``'s orbit (the group commutes with the actions): the first
+    action, in model order, whose successor has the same canonical form.
+    """
+    succ = compile_successors(model)
+    c = group.canonical(model.init)
+    s = model.init
+    out: list[int] = []
+    for a in path:
+        c = group.canonical(model.actions[a].apply(c))
+        b, t = next((b, t) for b, t in succ(s) if group.canonical(t) == c)
+        out.append(b)
+        s = t
+    return out
+
+
+def run(task: CheckTask, options: EngineOptions, observer: Observer | None = None,
+        toolchain: Toolchain | None = None) -> EngineResult:
+    """Engine entry point (see :mod:`qmpmodel.check`)."""
+    model = task.model
+    todo = [(p, e) for p, e in task.obligations if e != "skip"]
+    judged = [(p, e) for p, e in todo if p.kind != "liveness"]
+    goals = [p for p, _e in todo if p.kind == "liveness"][:1]
+    notes: list[str] = []
+    group: SymmetryGroup | None = None
+    if options.symmetry:
+        sym = task.symmetry()
+        if sym.group is None:
+            notes.append(f"symmetry off: {sym.note}")
+        elif goals:
+            notes.append("symmetry not used: liveness needs the unreduced graph")
+        else:
+            group = sym.group
+            notes.append(f"symmetry: {sym.note}; states are orbits")
+    try:
+        kernel = compile_kernel(model, [p.expr for p, _e in judged], [p.expr for p in goals], toolchain)
+    except NoCompiler as e:
+        out = explicit.run(task, options, observer)
+        note = f"native kernel unavailable ({e}): explicit Python engine used"
+        out.invariants = [replace(r, note=f"{note}; {r.note}" if r.note else note) for r in out.invariants]
+        return out
+    stuck = next((k for k, (p, _e) in enumerate(judged) if p.kind == "deadlock"), -1)
+    progress = None
+    if observer is not None:
+        obs = observer
+
+        def progress(states: int, depth: int, _bytes: int) -> bool:
+            return obs.progress(states, depth)
+
+    found = kernel.search(max_states=options.max_states, max_memory=options.max_memory, stuck_prop=stuck,
+                          want_edges=bool(goals), group=group, progress=progress)
+    if found.error is not None:
+        action, var, value, sid = found.error
+        err = kernel.range_error(action, var, value)
+        path = found.path_to(sid)
+        raise type(err)(f"{err} after the path {'/'.join(map(str, path)) or '(initial state)'}")
+    return _judge(task, todo, judged, kernel, found, group, notes)
+
+
+def _judge(task: CheckTask, todo: list[Obligation], judged: list[Obligation], kernel: Kernel,
+           found: Search, group: SymmetryGroup | None, notes: list[str]) -> EngineResult:
+    model = task.model
+    complete = found.status == 0
+    why = "" if complete else STATUS[found.status]
+    if found.status == 3:
+        why += f" ({found.peak_bytes / 2**20:,.0f} MiB)"
+    extra = "; ".join(notes)
+
+    def note(text: str) -> str:
+        return "; ".join(x for x in (text, extra) if x)
+
+    cycles = deadlock_cycles(model) if any(p.kind == "deadlock" for p, _e in judged) else []
+    results: list[InvariantResult] = []
+    position = {p.name: k for k, (p, _e) in enumerate(judged)}
+    for p, exp in todo:
+        if p.kind == "liveness":
+            results.append(_liveness(model, p.name, exp, found, complete, note(why)))
+            continue
+        sid = found.found[position[p.name]]
+        if sid < 0:
+            results.append(InvariantResult(p.name, exp, "holds" if complete else "unknown",
+                                           method="exhaustive" if complete else "", note=note(why)))
+            continue
+        path = found.path_to(sid)
+        if group is not None:
+            path = concretize(model, group, path)
+        last = states_of(model, path)[-1]
+        cyc = cycle_at(cycles, last) if p.kind == "deadlock" else ()
+        tr = trace_from_path(model, model.init, path, cycle=cyc)
+        stuck = p.kind == "deadlock" and not cyc
+        results.append(InvariantResult(p.name, exp, "violated", tr.depth, tr, note=note(
+            "stuck: pending work and no action of QEMU enabled" if stuck else "")))
+    for p, exp in task.obligations:
+        if exp == "skip":
+            results.append(InvariantResult(p.name, exp, "unknown", note="skipped by the spec"))
+    order = {p.name: k for k, (p, _e) in enumerate(task.obligations)}
+    results.sort(key=lambda r: order[r.name])
+    return EngineResult(found.states, found.transitions, found.depth, complete, results)
+
+
+def _liveness(model: Model, name: str, exp: str, found: Search, complete: bool, why: str) -> InvariantResult:
+    """The explicit engine's fair-lasso search over the kernel's graph arrays."""
+    if not complete:
+        return InvariantResult(name, exp, "unknown", note=why)  # type: ignore[arg-type]
+    start, to, act, goal, fairmask = found.graph()
+    lasso = explicit.find_lasso(model, [bool(g & 1) for g in goal], lambda g, u: bool(fairmask[u] >> g & 1),
+                                start, to, act, _Depths(found), found.path_to)
+    if lasso is None:
+        return InvariantResult(name, exp, "holds", method="exhaustive", note=why)  # type: ignore[arg-type]
+    acts, loop = lasso
+    tr = trace_from_path(model, model.init, acts, loop=loop)
+    return InvariantResult(name, exp, "violated", tr.depth, tr, note=why)  # type: ignore[arg-type]
+
+
+class _Depths:
+    """``depth_of[sid]`` from the kernel's level boundaries."""
+
+    def __init__(self, found: Search) -> None:
+        self.found = found
+
+    def __getitem__(self, sid: int) -> int:
+        return self.found.depth_of(sid)
+
+    def __len__(self) -> int:
+        return self.found.states
