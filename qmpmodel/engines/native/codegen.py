@@ -13,9 +13,11 @@ the properties of one task, what the fixed runtime (``kernel.c``) calls:
     every enabled action's successor, packed, in action order (a decision tree
     on the guards' ``var == const`` conjuncts, as
     :func:`~qmpmodel.core.model.compile_successors` builds it, then sorted).
-    Every assigned value is checked against its variable's declared range: a
-    value outside it is a model error (the function returns -1 and names the
-    action, variable and value), never wrapped into a neighbouring field;
+    Every assigned value is checked against its variable's declared range
+    (statically, by :func:`interval` over the declared ranges of what it reads,
+    else at run time): a value outside it is a model error (the function
+    returns -1 and names the action, variable and value), never wrapped into a
+    neighbouring field;
 ``qm_prop`` / ``qm_all_props``
     the task's state predicates (``state`` properties and the wait-cycle half
     of ``deadlock``), one by index and their conjunction;
@@ -38,7 +40,7 @@ from qmpmodel.core.expr import Expr
 from qmpmodel.core.model import Model
 from qmpmodel.errors import ModelDefinitionError
 
-__all__ = ["Field", "PackLayout", "c_expr", "fair_groups", "generate", "pack_layout"]
+__all__ = ["Field", "PackLayout", "c_expr", "fair_groups", "generate", "interval", "pack_layout"]
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,41 @@ def _set(f: Field, dst: str, val: str) -> list[str]:
     return out
 
 
+def _const_bits(f: Field, value: int) -> list[tuple[int, int, int]]:
+    """``(word, mask, bits)`` storing the constant ``value`` into field ``f``."""
+    if f.width == 0:
+        return []
+    raw = (value - f.lo) << f.offset
+    mask = ((1 << f.width) - 1) << f.offset
+    out = []
+    for word in range(f.offset // 64, (f.offset + f.width - 1) // 64 + 1):
+        m = (mask >> (64 * word)) & (2**64 - 1)
+        out.append((word, m, (raw >> (64 * word)) & m))
+    return out
+
+
+def interval(e: Expr, ranges: Sequence[tuple[int, int]], memo: dict[int, tuple[int, int]]) -> tuple[int, int]:
+    """Bounds of ``e``'s value on every state within the declared ``ranges`` (booleans: 0..1)."""
+    hit = memo.get(id(e))
+    if hit is not None:
+        return hit
+    op = e.op
+    if op == "var":
+        out = ranges[e.args[0]]  # type: ignore[index]
+    elif op == "const":
+        out = (int(e.args[0]), int(e.args[0]))  # type: ignore[call-overload]
+    elif op in ("+", "-"):
+        (a, b), (c, d) = (interval(x, ranges, memo) for x in e.args)  # type: ignore[arg-type]
+        out = (a + c, b + d) if op == "+" else (a - d, b - c)
+    elif op == "ite":
+        (a, b), (c, d) = (interval(x, ranges, memo) for x in e.args[1:])  # type: ignore[arg-type]
+        out = (min(a, c), max(b, d))
+    else:
+        out = (0, 1)
+    memo[id(e)] = out
+    return out
+
+
 def _eq_conjuncts(guard: Expr) -> dict[int, int]:
     parts = guard.args if guard.op == "and" else (guard,)
     out: dict[int, int] = {}
@@ -158,24 +195,44 @@ def _succ(model: Model, lay: PackLayout) -> list[str]:
         "    int n = 0;",
         "    int32_t v;",
         "    uint64_t *o;",
+        "#define QM_RANGE(a, x) do { err->action = (a); err->var = (x); err->value = v; return -1; } while (0)",
     ]
     eqs = [_eq_conjuncts(a.guard) for a in model.actions]
+
+    ranges = [(v.lo, v.hi) for v in model.layout.vars]
+    memo: dict[int, tuple[int, int]] = {}
 
     def emit(i: int, ind: str) -> None:
         a = model.actions[i]
         seen: set[int] = set()
-        lines.append(f"{ind}if ({c_expr(a.guard)}) {{")
-        lines.append(f"{ind}    o = out + (size_t)n * QM_NW;")
-        lines.extend(f"{ind}    o[{k}] = w[{k}];" for k in range(lay.words))
+        const_mask = [0] * lay.words
+        const_bits = [0] * lay.words
+        body: list[str] = []
         for var, e in a.updates:
             if var.index in seen:
                 raise ModelDefinitionError(f"{a.label}: a variable is assigned twice")
             seen.add(var.index)
             f = lay.fields[var.index]
-            lines.append(f"{ind}    v = {c_expr(e)};")
-            lines.append(f"{ind}    if ((uint32_t)(v - ({f.lo})) > {f.hi - f.lo}u) "
-                         f"{{ err->action = {i}; err->var = {var.index}; err->value = v; return -1; }}")
-            lines.extend(f"{ind}    {x}" for x in _set(f, "o", "v"))
+            lo, hi = interval(e, ranges, memo)
+            if e.op == "const" and f.lo <= lo <= f.hi:
+                # a constant in range: merged into one mask-and-or per word
+                for word, mask, bits in _const_bits(f, lo):
+                    const_mask[word] |= mask
+                    const_bits[word] |= bits
+                continue
+            body.append(f"v = {c_expr(e)};")
+            if not (f.lo <= lo and hi <= f.hi):
+                # only a value the declared ranges do not already bound is checked
+                body.append(f"if ((uint32_t)(v - ({f.lo})) > {f.hi - f.lo}u) QM_RANGE({i}, {var.index});")
+            body.extend(_set(f, "o", "v"))
+        lines.append(f"{ind}if ({c_expr(a.guard)}) {{")
+        lines.append(f"{ind}    o = out + (size_t)n * QM_NW;")
+        for k in range(lay.words):
+            if const_mask[k]:
+                lines.append(f"{ind}    o[{k}] = (w[{k}] & ~{const_mask[k]:#x}ULL) | {const_bits[k]:#x}ULL;")
+            else:
+                lines.append(f"{ind}    o[{k}] = w[{k}];")
+        lines.extend(f"{ind}    {x}" for x in body)
         lines.append(f"{ind}    acts[n++] = {i};")
         lines.append(f"{ind}}}")
 
@@ -271,7 +328,10 @@ def generate(model: Model, props: Sequence[Expr], goals: Sequence[Expr]) -> str:
         *_switch("qm_prop", props),
         "static int qm_all_props(const int32_t *s)",
         "{",
-        "    return " + (" && ".join(f"({c_expr(e)})" for e in props) if props else "1") + ";",
+        "    for (int k = 0; k < QM_NPROP; k++)",
+        "        if (!qm_prop(k, s))",
+        "            return 0;",
+        "    return 1;",
         "}",
         *_switch("qm_goal", goals),
         "static int qm_pending(const int32_t *s)",

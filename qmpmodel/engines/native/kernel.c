@@ -12,6 +12,8 @@
  * the table grows by half when three quarters full, keeping the load in [0.5, 0.75].
  */
 
+#define QM_BATCH 16
+
 typedef struct qm_buf {
     uint64_t *w;
     uint64_t n;   /* states held */
@@ -29,6 +31,13 @@ typedef struct qm_priv {
     uint64_t *sout;       /* successor scratch: QM_NA states */
     uint16_t *sacts;
     uint64_t *cw;         /* canonical scratch: QM_NA states */
+    /* a batch of expanded states (qm_bfs): successors, keys, hashes, per-state facts */
+    uint64_t *bout;
+    uint16_t *bacts;
+    uint64_t *bkey, *bhash;
+    int bn[QM_BATCH];
+    uint8_t bstuck[QM_BATCH], bgoal[QM_BATCH];
+    uint64_t bfm[QM_BATCH];
 } qm_priv;
 
 #define QM_PRIV(c) ((qm_priv *)(c))
@@ -159,17 +168,23 @@ static int qm_table_grow(qm_ctx *c)
     return 0;
 }
 
-/* Insert the packed state w. Returns 1 if new (stored with id `id`), 0 if already
- * present (*old = its id when ids are kept), or -status on a budget/allocation failure. */
-static int qm_visit(qm_ctx *c, const uint64_t *w, uint32_t id, uint32_t *old)
+static int qm_seen(const qm_ctx *c, uint64_t k, uint64_t h)
+{
+    uint64_t j = qm_slot(h, c->cap), x;
+    while ((x = c->slots[j]) && x != k)
+        j = j + 1 == c->cap ? 0 : j + 1;
+    return x != 0;
+}
+
+/* Insert key k (hash h). Returns 1 if new (stored with id `id`), 0 if already present
+ * (*old = its id when ids are kept), or -status on a budget/allocation failure. */
+static int qm_visit_kh(qm_ctx *c, uint64_t k, uint64_t h, uint32_t id, uint32_t *old)
 {
     if ((c->used + 1) * 4 > c->cap * 3) {
         int st = qm_table_grow(c);
         if (st)
             return -st;
     }
-    uint64_t h;
-    uint64_t k = qm_key(w, &h);
     uint64_t j = qm_slot(h, c->cap);
     for (;;) {
         uint64_t x = c->slots[j];
@@ -187,6 +202,12 @@ static int qm_visit(qm_ctx *c, const uint64_t *w, uint32_t id, uint32_t *old)
         }
         j = j + 1 == c->cap ? 0 : j + 1;
     }
+}
+
+static int qm_visit(qm_ctx *c, const uint64_t *w, uint32_t id, uint32_t *old)
+{
+    uint64_t h, k = qm_key(w, &h);
+    return qm_visit_kh(c, k, h, id, old);
 }
 
 static inline int32_t qm_gval(const qm_ctx *c, int g, int i, const int32_t *t)
@@ -235,11 +256,12 @@ qm_ctx *qm_new(void)
     p->sout = malloc(sizeof(uint64_t) * QM_NW * QM_NA);
     p->sacts = malloc(sizeof(uint16_t) * QM_NA);
     p->cw = malloc(sizeof(uint64_t) * QM_NW * QM_NA);
-    if (!p->sout || !p->sacts || !p->cw) {
-        free(p->sout);
-        free(p->sacts);
-        free(p->cw);
-        free(p);
+    p->bout = malloc(sizeof(uint64_t) * QM_NW * QM_NA * QM_BATCH);
+    p->bacts = malloc(sizeof(uint16_t) * QM_NA * QM_BATCH);
+    p->bkey = malloc(sizeof(uint64_t) * QM_NA * QM_BATCH);
+    p->bhash = malloc(sizeof(uint64_t) * QM_NA * QM_BATCH);
+    if (!p->sout || !p->sacts || !p->cw || !p->bout || !p->bacts || !p->bkey || !p->bhash) {
+        qm_free(&p->pub);
         return NULL;
     }
     for (int k = 0; k < 64; k++)
@@ -268,6 +290,10 @@ void qm_free(qm_ctx *c)
     free(p->sout);
     free(p->sacts);
     free(p->cw);
+    free(p->bout);
+    free(p->bacts);
+    free(p->bkey);
+    free(p->bhash);
     free(p);
 }
 
@@ -418,77 +444,101 @@ int qm_bfs(qm_ctx *c)
     while (p->cur.n) {
         uint64_t first = c->level_start[c->n_levels - 1];
         uint32_t depth = c->n_levels - 1;
-        for (uint64_t j = 0; j < p->cur.n; j++) {
-            uint64_t sid = first + j;
-            const uint64_t *w = p->cur.w + j * QM_NW;
-            qm_unpack(w, s);
-            int n = qm_succ(s, w, p->sout, p->sacts, &c->err);
-            if (n < 0) {
-                c->err.state = (int64_t)sid;
-                st = 4;
-                goto done;
+        for (uint64_t j0 = 0; j0 < p->cur.n; j0 += QM_BATCH) {
+            /* phase 1: expand a batch of states, hash every successor and prefetch its slot,
+             * so the visited-set misses of a batch overlap (the table outgrows the caches) */
+            int nb = p->cur.n - j0 < QM_BATCH ? (int)(p->cur.n - j0) : QM_BATCH;
+            int total = 0, errb = -1;
+            qm_err e;
+            for (int b = 0; b < nb; b++) {
+                const uint64_t *w = p->cur.w + (j0 + b) * QM_NW;
+                qm_unpack(w, s);
+                int n = qm_succ(s, w, p->bout + (size_t)total * QM_NW, p->bacts + total, &e);
+                if (n < 0) {
+                    errb = b;
+                    p->bn[b] = 0;
+                    nb = b + 1;
+                    break;
+                }
+                p->bn[b] = n;
+                p->bstuck[b] = 0;
+                if (c->want_stuck && c->found[c->stuck_prop] < 0) {
+                    /* stuck: no weakly fair action enabled while work is pending */
+                    int fair = 0;
+                    for (int i = 0; i < n; i++)
+                        fair |= qm_fair[p->bacts[total + i]];
+                    p->bstuck[b] = !fair && qm_pending(s);
+                }
+                if (c->want_edges) {
+                    uint8_t g = 0;
+                    for (int k = 0; k < QM_NGOAL && k < 8; k++)
+                        g |= (uint8_t)(qm_goal(k, s) << k);
+                    uint64_t fm = 0;
+                    for (int i = 0; i < n; i++)
+                        if (qm_group[p->bacts[total + i]] >= 0)
+                            fm |= 1ULL << qm_group[p->bacts[total + i]];
+                    p->bgoal[b] = g;
+                    p->bfm[b] = fm;
+                }
+                for (int i = total; i < total + n; i++) {
+                    uint64_t *o = p->bout + (size_t)i * QM_NW;
+                    if (c->ng) {
+                        qm_canon(c, o, p->cw);
+                        memcpy(o, p->cw, sizeof(uint64_t) * QM_NW);
+                    }
+                    p->bkey[i] = qm_key(o, &p->bhash[i]);
+                    __builtin_prefetch(&c->slots[qm_slot(p->bhash[i], c->cap)]);
+                }
+                total += n;
             }
-            if (c->want_stuck && c->found[c->stuck_prop] < 0) {
-                /* stuck: no weakly fair action enabled while work is pending */
-                int fair = 0;
-                for (int i = 0; i < n; i++)
-                    fair |= qm_fair[p->sacts[i]];
-                if (!fair && qm_pending(s)) {
+            /* phase 2: commit in order, exactly as one state at a time would */
+            int i = 0;
+            for (int b = 0; b < nb; b++) {
+                uint64_t sid = first + j0 + b;
+                if (b == errb) {
+                    c->err = e;
+                    c->err.state = (int64_t)sid;
+                    st = 4;
+                    goto done;
+                }
+                if (p->bstuck[b] && c->found[c->stuck_prop] < 0) {
                     c->found[c->stuck_prop] = (int64_t)sid;
                     p->found_mask |= 1ULL << c->stuck_prop;
                 }
-            }
-            if (c->want_edges) {
-                uint8_t g = 0;
-                for (int k = 0; k < QM_NGOAL && k < 8; k++)
-                    g |= (uint8_t)(qm_goal(k, s) << k);
-                uint64_t fm = 0;
-                for (int i = 0; i < n; i++)
-                    if (qm_group[p->sacts[i]] >= 0)
-                        fm |= 1ULL << qm_group[p->sacts[i]];
-                c->goal[sid] = g;
-                c->fairmask[sid] = fm;
-                c->edge_start[sid] = c->n_edges;
-            }
-            for (int i = 0; i < n; i++) {
-                const uint64_t *o = p->sout + (size_t)i * QM_NW;
-                uint32_t id = 0;
-                c->n_trans++;
-                if (c->ng) {
-                    qm_canon(c, o, p->cw);
-                    o = p->cw;
+                if (c->want_edges) {
+                    c->goal[sid] = p->bgoal[b];
+                    c->fairmask[sid] = p->bfm[b];
+                    c->edge_start[sid] = c->n_edges;
                 }
-                if (c->max_states && c->n_states >= c->max_states) {
-                    /* only a new state would exceed the budget */
-                    uint64_t h, k = qm_key(o, &h), x;
-                    uint64_t jj = qm_slot(h, c->cap);
-                    while ((x = c->slots[jj]) && x != k)
-                        jj = jj + 1 == c->cap ? 0 : jj + 1;
-                    if (!x) {
-                        st = 1;
+                for (int end = i + p->bn[b]; i < end; i++) {
+                    const uint64_t *o = p->bout + (size_t)i * QM_NW;
+                    uint32_t id = 0;
+                    c->n_trans++;
+                    if (c->max_states && c->n_states >= c->max_states && !qm_seen(c, p->bkey[i], p->bhash[i])) {
+                        st = 1;  /* only a new state would exceed the budget */
                         goto done;
                     }
-                }
-                int r = qm_visit(c, o, (uint32_t)c->n_states, &id);
-                if (r < 0) {
-                    st = -r;
-                    goto done;
-                }
-                if (r) {
-                    id = (uint32_t)c->n_states;
-                    if ((st = qm_new_state(c, o, (uint32_t)sid, p->sacts[i])))
+                    int r = qm_visit_kh(c, p->bkey[i], p->bhash[i], (uint32_t)c->n_states, &id);
+                    if (r < 0) {
+                        st = -r;
                         goto done;
-                    if (depth + 1 > c->depth)
-                        c->depth = depth + 1;
+                    }
+                    if (r) {
+                        id = (uint32_t)c->n_states;
+                        if ((st = qm_new_state(c, o, (uint32_t)sid, p->bacts[i])))
+                            goto done;
+                        if (depth + 1 > c->depth)
+                            c->depth = depth + 1;
+                    }
+                    if (c->want_edges && (st = qm_add_edge(c, id, p->bacts[i])))
+                        goto done;
                 }
-                if (c->want_edges && (st = qm_add_edge(c, id, p->sacts[i])))
+                expanded++;
+                if (c->progress && c->progress_every && expanded % c->progress_every == 0
+                    && !c->progress(c->n_states, depth, c->bytes)) {
+                    st = 2;
                     goto done;
-            }
-            expanded++;
-            if (c->progress && c->progress_every && expanded % c->progress_every == 0
-                && !c->progress(c->n_states, depth, c->bytes)) {
-                st = 2;
-                goto done;
+                }
             }
         }
         if ((st = qm_end_level(c)))
