@@ -23,6 +23,7 @@ from qmpmodel.artefacts.jsonout import results_to_json
 from qmpmodel.artefacts.report import write_artefacts
 from qmpmodel.check import check_spec, engine_runner, prepare
 from qmpmodel.cli.conform import conform
+from qmpmodel.cli.export import export
 from qmpmodel.cli.reach import reach
 from qmpmodel.cli.record import record
 from qmpmodel.cli.report import replay_cmd, report
@@ -51,25 +52,81 @@ def write_atomic(path: str, text: str) -> None:
     os.replace(tmp, target)
 
 
-class _Budget(Observer):
-    """Stops the search at a deadline and draws a progress line on a terminal."""
+def _rss() -> int:
+    """Resident memory of this process in bytes (0 where /proc is missing)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
-    def __init__(self, timeout: float | None, label: str) -> None:
+
+def _size(text: str) -> int:
+    """``512M``, ``4G``, ``100000`` (bytes) -> bytes."""
+    units = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    mult = units.get(t[-1:], 1)
+    try:
+        value = float(t[:-1] if t[-1:] in units else t) * mult
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise InputError("<command line>", "--max-memory", "a positive size like 512M or 4G", repr(text))
+    return int(value)
+
+
+class _Budget(Observer):
+    """Stops the search at a deadline or above a memory budget, and shows progress.
+
+    A terminal gets a live line (rich: a bar against the state budget, states,
+    states/s, depth, memory); a log gets one line every ``interval`` seconds.
+    """
+
+    def __init__(self, timeout: float | None, label: str, max_states: int = 0, max_memory: int = 0,
+                 interval: float = 10.0) -> None:
         self.deadline = time.monotonic() + timeout if timeout else None
         self.tty = sys.stderr.isatty()
         self.label = label
-        self.start = time.monotonic()
+        self.start = self.last = time.monotonic()
+        self.max_states = max_states
+        self.max_memory = max_memory
+        self.interval = interval
+        self._live: object | None = None
+        self._task: object | None = None
+
+    def line(self, states: int, depth: int, rss: int) -> str:
+        rate = states / max(time.monotonic() - self.start, 1e-9)
+        return f"{self.label}: {states:,} states, {rate:,.0f} states/s, depth {depth}, {rss / 2**20:,.0f} MiB"
 
     def progress(self, states: int, depth: int) -> bool:
         now = time.monotonic()
+        rss = _rss()
         if self.tty and now - self.start > 1.0:
-            rate = states / max(now - self.start, 1e-9)
-            click.echo(f"\r  {self.label}: {states:,} states, depth {depth}, {rate:,.0f}/s ", nl=False, err=True)
+            self._draw(states, depth, rss)
+        elif not self.tty and now - self.last >= self.interval:
+            self.last = now
+            click.echo(self.line(states, depth, rss), err=True)
+        if self.max_memory and rss > self.max_memory:
+            return False
         return self.deadline is None or now < self.deadline
 
+    def _draw(self, states: int, depth: int, rss: int) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn
+
+        if self._live is None:
+            prog = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+                            console=Console(stderr=True), transient=True)
+            self._task = prog.add_task(self.label, total=self.max_states or None, info="")
+            prog.start()
+            self._live = prog
+        info = self.line(states, depth, rss).split(": ", 1)[1]
+        self._live.update(self._task, completed=states, info=info)  # type: ignore[attr-defined]
+
     def done(self) -> None:
-        if self.tty and time.monotonic() - self.start > 1.0:
-            click.echo("\r" + " " * 78 + "\r", nl=False, err=True)
+        if self._live is not None:
+            self._live.stop()  # type: ignore[attr-defined]
+            self._live = None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -80,7 +137,8 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--engine", default="explicit", show_default=True, help="explicit, hypothesis or smt")
+@click.option("--engine", default="explicit", show_default=True,
+              help="explicit, native, hypothesis, smt or spin")
 @click.option("--json", "json_file", metavar="FILE", help="Write the results document to FILE.")
 @click.option("--max-states", type=click.IntRange(min=1), help="State budget per spec (beyond it: unknown).")
 @click.option("--timeout", type=click.FloatRange(min=0.0, min_open=True), help="Seconds per spec (beyond: unknown).")
@@ -88,14 +146,19 @@ def main() -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="hypothesis: random seed.")
 @click.option("--depth", type=click.IntRange(min=1), help="smt: unrolling depth (default 30; 4 with --prove).")
 @click.option("--prove", is_flag=True, help="smt: k-induction instead of bounded checking.")
+@click.option("--max-memory", "max_memory", metavar="SIZE",
+              help="Memory budget per spec, e.g. 4G (beyond it: unknown).")
+@click.option("--symmetry", is_flag=True, help="native: one state per orbit of interchangeable monitors.")
 @click.option("--out", "out_dir", metavar="DIR", help="Write counterexamples (ITF, Markdown, Mermaid, SVG) to DIR.")
 @click.option("--junit", "junit_file", metavar="FILE", help="Write JUnit XML (a testcase per spec and invariant).")
 @click.option("--sarif", "sarif_file", metavar="FILE", help="Write SARIF 2.1.0 (a result per broken expectation).")
 def check(paths: tuple[str, ...], engine: str, json_file: str | None, max_states: int | None,
           timeout: float | None, examples: int, seed: int, depth: int | None, prove: bool,
+          max_memory: str | None, symmetry: bool,
           out_dir: str | None, junit_file: str | None, sarif_file: str | None) -> None:
     """Check spec files (or every *.toml under directories) against their pinned expectations."""
     try:
+        memory = _size(max_memory) if max_memory else 0
         engine_runner(engine)
         specs = [load_spec(p) for p in expand_paths(paths)]
         if not specs:
@@ -109,13 +172,13 @@ def check(paths: tuple[str, ...], engine: str, json_file: str | None, max_states
     total_states = total_trans = max_depth = 0
     t_all = time.monotonic()
     for spec in specs:
-        obs = _Budget(timeout, spec.path)
         t0 = time.monotonic()
         opts = EngineOptions(max_states=max_states or spec.max_states or EngineOptions().max_states,
                              examples=examples, seed=seed,
                              # k-induction needs a small k; bounded checking a deep unrolling
                              depth=depth or spec.depth or (4 if prove else EngineOptions().depth),
-                             prove=prove)
+                             prove=prove, max_memory=memory, symmetry=symmetry)
+        obs = _Budget(timeout, spec.path, opts.max_states, memory)
         r = check_spec(spec, engine, opts, obs)
         obs.done()
         r = replace(r, seconds=time.monotonic() - t0)
@@ -124,7 +187,7 @@ def check(paths: tuple[str, ...], engine: str, json_file: str | None, max_states
         total_trans += r.transitions
         max_depth = max(max_depth, r.depth)
         mark = {"met": "ok  ", "contradicted": "FAIL", "inconclusive": "??  "}[r.outcome]
-        tail = "" if r.complete else ("  (incomplete: budget exhausted)" if engine == "explicit"
+        tail = "" if r.complete else ("  (incomplete: budget exhausted)" if engine in ("explicit", "native")
                                       else "  (not exhaustive)")
         click.echo(f"{mark} {spec.path}: {r.states:,} states, depth {r.depth}, {r.seconds:.2f} s{tail}")
         for inv in r.invariants:
@@ -169,6 +232,7 @@ main.add_command(conform)
 main.add_command(reach)
 main.add_command(report)
 main.add_command(replay_cmd)
+main.add_command(export)
 
 
 if __name__ == "__main__":  # pragma: no cover

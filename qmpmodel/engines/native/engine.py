@@ -10,9 +10,10 @@ counterexamples); the explicit engine is the oracle the tests compare against.
   and the enabled fairness groups per state; the fair-lasso search over those
   arrays is the explicit engine's (:func:`~qmpmodel.engines.explicit.find_lasso`);
 * symmetry (``EngineOptions.symmetry``): the search visits one canonical state
-  per orbit when the task's group was proved sound; liveness runs unreduced
-  (noted). A counterexample found on canonical states is rebuilt forward from
-  the concrete initial state, so it replays exactly;
+  per orbit when the task's group was proved sound; liveness is then
+  ``unknown`` with a note (a fair lasso of the quotient need not be one of the
+  model: run without symmetry). A counterexample found on canonical states is
+  rebuilt forward from the concrete initial state, so it replays exactly;
 * no C compiler: the explicit engine runs instead, and every result says so;
 * budgets (``max_states``, ``max_memory``, observer stop) end in ``unknown``.
 """
@@ -78,11 +79,11 @@ def run(task: CheckTask, options: EngineOptions, observer: Observer | None = Non
         sym = task.symmetry()
         if sym.group is None:
             notes.append(f"symmetry off: {sym.note}")
-        elif goals:
-            notes.append("symmetry not used: liveness needs the unreduced graph")
         else:
             group = sym.group
             notes.append(f"symmetry: {sym.note}; states are orbits")
+            # a fair lasso on the quotient need not be one of the model: not judged here
+            goals = []
     try:
         kernel = compile_kernel(model, [p.expr for p, _e in judged], [p.expr for p in goals], toolchain)
     except NoCompiler as e:
@@ -124,6 +125,10 @@ def _judge(task: CheckTask, todo: list[Obligation], judged: list[Obligation], ke
     results: list[InvariantResult] = []
     position = {p.name: k for k, (p, _e) in enumerate(judged)}
     for p, exp in todo:
+        if p.kind == "liveness" and group is not None:
+            results.append(InvariantResult(p.name, exp, "unknown", checked=False, note=note(
+                "liveness is not checked under symmetry (run without --symmetry)")))
+            continue
         if p.kind == "liveness":
             results.append(_liveness(model, p.name, exp, found, complete, note(why)))
             continue
