@@ -49,7 +49,7 @@ def _smt(e: Expr, p: str, post: dict[int, str] | None = None) -> str:
     op = e.op
     if op == "var":
         if post is not None and e.args[0] in post:
-            return post[e.args[0]]  # type: ignore[index]
+            return post[e.args[0]]
         return f"{p}{e.args[0]}"
     if op == "const":
         v = e.args[0]
@@ -111,7 +111,7 @@ class _Checker:
     def _unsat(self, claim: str) -> bool:
         self.solver.push()
         self.solver.add(*z3.parse_smt2_string(f"(assert (not {claim}))", decls=self.decls))
-        ok = self.solver.check() == z3.unsat
+        ok = bool(self.solver.check() == z3.unsat)
         self.solver.pop()
         return ok
 

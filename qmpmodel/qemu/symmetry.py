@@ -13,9 +13,9 @@ request is renamed (the encoding of ``statemachine.py``):
   monitor and keeps its value);
 * request references ``c * (requests + 1) + i + 1`` (0: none) in
   ``mon{m}.q*``, ``mon{m}.in*``, ``mon{m}.last_id``, ``mon{m}.async*``,
-  ``dsp.req`` and ``event.deferred`` become ``π(c) * (requests + 1) + i + 1``;
-* ``mon{m}.conn`` (client + 1, 0: nobody) becomes ``π(c) + 1``;
-* ``dsp.mon`` (a monitor index) becomes ``σ(m)``;
+  ``dsp.req`` and ``event.deferred`` become ``p(c) * (requests + 1) + i + 1`` (``p``: the client renaming);
+* ``mon{m}.conn`` (client + 1, 0: nobody) becomes ``p(c) + 1``;
+* ``dsp.mon`` (a monitor index) becomes ``s(m)`` (``s``: the monitor permutation);
 * action parameters ``mon``, ``client`` and ``req`` are renamed the same way.
 
 The group is the product of the symmetric groups of the classes of
@@ -69,7 +69,7 @@ def _element(model: Model, bounds: Bounds, sigma: dict[int, int]) -> Perm:
         span = range(v.lo, v.hi + 1)
         field = mm[2] if mm else None
         if (field is not None and _REF_FIELDS.fullmatch(field)) or v.name in ("dsp.req", "event.deferred"):
-            remap[i] = tuple(ref(x) if 0 <= x and (x - 1) // nr < bounds.clients else x for x in span)
+            remap[i] = tuple(ref(x) if x >= 0 and (x - 1) // nr < bounds.clients else x for x in span)
         elif field == "conn":
             remap[i] = tuple(pi[x - 1] + 1 if 1 <= x <= bounds.clients else x for x in span)
         elif v.name == "dsp.mon":

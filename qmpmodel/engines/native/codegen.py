@@ -159,7 +159,7 @@ def interval(e: Expr, ranges: Sequence[tuple[int, int]], memo: dict[int, tuple[i
         return hit
     op = e.op
     if op == "var":
-        out = ranges[e.args[0]]  # type: ignore[index]
+        out = ranges[int(e.args[0])]  # type: ignore[call-overload]
     elif op == "const":
         out = (int(e.args[0]), int(e.args[0]))  # type: ignore[call-overload]
     elif op in ("+", "-"):
@@ -171,7 +171,7 @@ def interval(e: Expr, ranges: Sequence[tuple[int, int]], memo: dict[int, tuple[i
     else:
         out = (0, 1)
     memo[id(e)] = out
-    return out
+    return (int(out[0]), int(out[1]))
 
 
 def _eq_conjuncts(guard: Expr) -> dict[int, int]:

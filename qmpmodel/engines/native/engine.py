@@ -20,6 +20,7 @@ counterexamples); the explicit engine is the oracle the tests compare against.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -36,7 +37,7 @@ from qmpmodel.engines.native.capi import STATUS
 from qmpmodel.engines.native.codegen import generate, pack_layout
 from qmpmodel.engines.native.kernel import Kernel, Search
 
-__all__ = ["compile_kernel", "concretize", "run"]
+__all__ = ["compile_kernel", "concretize", "run", "task_kernel"]
 
 
 def compile_kernel(model: Model, props: Sequence[Expr], goals: Sequence[Expr],
@@ -45,6 +46,14 @@ def compile_kernel(model: Model, props: Sequence[Expr], goals: Sequence[Expr],
     source = generate(model, props, goals)
     loaded = (toolchain or system_toolchain()).load(source)
     return Kernel(model, pack_layout(model), props, goals, loaded)
+
+
+def task_kernel(task: CheckTask, toolchain: Toolchain | None = None) -> Kernel:
+    """The kernel :func:`run` uses for ``task``: its pinned state and deadlock properties, and its first
+    liveness goal (the same source, so the same cached object)."""
+    todo = [p for p, e in task.obligations if e != "skip"]
+    return compile_kernel(task.model, [p.expr for p in todo if p.kind != "liveness"],
+                          [p.expr for p in todo if p.kind == "liveness"][:1], toolchain)
 
 
 def concretize(model: Model, group: SymmetryGroup, path: Sequence[int]) -> list[int]:
@@ -69,7 +78,6 @@ def concretize(model: Model, group: SymmetryGroup, path: Sequence[int]) -> list[
 def run(task: CheckTask, options: EngineOptions, observer: Observer | None = None,
         toolchain: Toolchain | None = None) -> EngineResult:
     """Engine entry point (see :mod:`qmpmodel.check`)."""
-    model = task.model
     todo = [(p, e) for p, e in task.obligations if e != "skip"]
     judged = [(p, e) for p, e in todo if p.kind != "liveness"]
     goals = [p for p, _e in todo if p.kind == "liveness"][:1]
@@ -85,7 +93,7 @@ def run(task: CheckTask, options: EngineOptions, observer: Observer | None = Non
             # a fair lasso on the quotient need not be one of the model: not judged here
             goals = []
     try:
-        kernel = compile_kernel(model, [p.expr for p, _e in judged], [p.expr for p in goals], toolchain)
+        kernel = task_kernel(task, toolchain)
     except NoCompiler as e:
         out = explicit.run(task, options, observer)
         note = f"native kernel unavailable ({e}): explicit Python engine used"
@@ -109,7 +117,7 @@ def run(task: CheckTask, options: EngineOptions, observer: Observer | None = Non
     return _judge(task, todo, judged, kernel, found, group, notes)
 
 
-def _judge(task: CheckTask, todo: list[Obligation], judged: list[Obligation], kernel: Kernel,
+def _judge(task: CheckTask, todo: Sequence[Obligation], judged: Sequence[Obligation], kernel: Kernel,
            found: Search, group: SymmetryGroup | None, notes: list[str]) -> EngineResult:
     model = task.model
     complete = found.status == 0
@@ -159,23 +167,13 @@ def _liveness(model: Model, name: str, exp: str, found: Search, complete: bool, 
     if not complete:
         return InvariantResult(name, exp, "unknown", note=why)  # type: ignore[arg-type]
     start, to, act, goal, fairmask = found.graph()
+    depth_of = array("I")
+    for d in range(found.depth + 1):
+        depth_of.extend([d] * (found.level_end(d) - len(depth_of)))
     lasso = explicit.find_lasso(model, [bool(g & 1) for g in goal], lambda g, u: bool(fairmask[u] >> g & 1),
-                                start, to, act, _Depths(found), found.path_to)
+                                start, to, act, depth_of, found.path_to)
     if lasso is None:
         return InvariantResult(name, exp, "holds", method="exhaustive", note=why)  # type: ignore[arg-type]
     acts, loop = lasso
     tr = trace_from_path(model, model.init, acts, loop=loop)
     return InvariantResult(name, exp, "violated", tr.depth, tr, note=why)  # type: ignore[arg-type]
-
-
-class _Depths:
-    """``depth_of[sid]`` from the kernel's level boundaries."""
-
-    def __init__(self, found: Search) -> None:
-        self.found = found
-
-    def __getitem__(self, sid: int) -> int:
-        return self.found.depth_of(sid)
-
-    def __len__(self) -> int:
-        return self.found.states

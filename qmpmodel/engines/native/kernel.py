@@ -35,7 +35,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from qmpmodel.core.expr import Expr
 from qmpmodel.core.model import Model, State
@@ -61,7 +61,9 @@ class _Ctx:
         self.keep: list[Any] = []
         if group is not None and group.elements:
             n = len(k.model.layout.vars)
-            src, gmap, vals = [], [], []
+            src: list[int] = []
+            gmap: list[int] = []
+            vals: list[int] = []
             for g in group.elements:
                 src += g.src
                 for i in range(n):
@@ -100,6 +102,10 @@ class Search:
         out.reverse()
         return out
 
+    def level_end(self, d: int) -> int:
+        """One past the last state id of depth ``d``."""
+        return int(self._ctx.c.level_start[d + 1])
+
     def depth_of(self, sid: int) -> int:
         c = self._ctx.c
         lo, hi = 0, int(c.n_levels)
@@ -111,10 +117,10 @@ class Search:
                 hi = mid - 1
         return lo
 
-    def _view(self, ptr: Any, n: int, fmt: str) -> memoryview:
+    def _view(self, ptr: Any, n: int, fmt: Literal["Q", "I", "H", "B"]) -> memoryview[int]:
         return memoryview(self._ctx.ffi.buffer(ptr, n * array(fmt).itemsize)).cast(fmt)
 
-    def graph(self) -> tuple[memoryview, memoryview, memoryview, memoryview, memoryview]:
+    def graph(self) -> tuple[memoryview[int], memoryview[int], memoryview[int], memoryview[int], memoryview[int]]:
         """Liveness data: edge_start, edge_to, edge_act, goal bits, fairness-group masks."""
         c, n = self._ctx.c, self.states
         return (self._view(c.edge_start, n + 1, "Q"), self._view(c.edge_to, int(c.n_edges), "I"),

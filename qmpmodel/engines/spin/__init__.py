@@ -20,8 +20,8 @@ __all__ = ["LIVENESS_NOTE", "export", "run"]
 LIVENESS_NOTE = "liveness: not checked by the spin engine"
 
 
-def run(task: CheckTask, options: EngineOptions, observer: Observer | None = None) -> EngineResult:
-    """Engine entry point (see :mod:`qmpmodel.check`)."""
+def run(task: CheckTask, options: EngineOptions, observer: Observer | None = None, opt: str = "-O1") -> EngineResult:
+    """Engine entry point (see :mod:`qmpmodel.check`); ``opt``: the optimisation flag for ``pan.c``."""
     ex: Export = export(task)
 
     def progress(states: int, depth: int) -> bool:
@@ -30,7 +30,7 @@ def run(task: CheckTask, options: EngineOptions, observer: Observer | None = Non
         return observer is None or observer.progress(states, depth)
 
     try:
-        pan = run_pan(ex.text, exact=True, memlim_mib=options.max_memory // 2**20, progress=progress)
+        pan = run_pan(ex.text, exact=True, memlim_mib=options.max_memory // 2**20, progress=progress, opt=opt)
     except SpinMissing as e:
         pan = PanResult(why=str(e))
     results: list[InvariantResult] = []

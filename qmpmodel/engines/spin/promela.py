@@ -44,9 +44,7 @@ __all__ = ["MARK", "Export", "export", "promela_expr"]
 #: Assertion ``(0==MARK+k)`` reports property ``k``.
 MARK = 1000
 
-_KEYWORDS = frozenset("""active assert atomic bit bool break byte chan d_step D_proctype do else empty enabled
-eval fi full goto hidden if init inline int len mtype nempty never nfull od of pc_value printf priority
-proctype provided run short skip timeout typedef unless unsigned xr xs true false""".split())
+_KEYWORDS = frozenset(["active", "assert", "atomic", "bit", "bool", "break", "byte", "chan", "d_step", "D_proctype", "do", "else", "empty", "enabled", "eval", "fi", "full", "goto", "hidden", "if", "init", "inline", "int", "len", "mtype", "nempty", "never", "nfull", "od", "of", "pc_value", "printf", "priority", "proctype", "provided", "run", "short", "skip", "timeout", "typedef", "unless", "unsigned", "xr", "xs", "true", "false"])
 
 
 def _name(raw: str) -> str:
@@ -60,7 +58,7 @@ def promela_expr(e: Expr, names: Sequence[str]) -> str:
     """Promela text for ``e``; ``names[i]`` is variable ``i``'s identifier."""
     op = e.op
     if op == "var":
-        return names[e.args[0]]  # type: ignore[index]
+        return names[int(e.args[0])]  # type: ignore[call-overload]
     if op == "const":
         v = int(e.args[0])  # type: ignore[call-overload]
         if e.sort == "bool":
@@ -81,11 +79,11 @@ def promela_expr(e: Expr, names: Sequence[str]) -> str:
 
 
 def _type(lo: int, hi: int) -> str:
-    if 0 <= lo and hi <= 1:
+    if lo >= 0 and hi <= 1:
         return "bit"
-    if 0 <= lo and hi <= 255:
+    if lo >= 0 and hi <= 255:
         return "byte"
-    if -(2**15) <= lo and hi < 2**15:
+    if lo >= -(2**15) and hi < 2**15:
         return "short"
     return "int"
 

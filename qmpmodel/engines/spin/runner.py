@@ -55,8 +55,8 @@ class PanResult:
     output: str = ""
 
 
-def _flags(exact: bool, collapse: bool, memlim_mib: int) -> list[str]:
-    out = ["-O2", "-DSAFETY", "-w"]
+def _flags(exact: bool, collapse: bool, memlim_mib: int, opt: str) -> list[str]:
+    out = [opt, "-DSAFETY", "-w"]
     if exact:
         out += ["-DNOREDUCE", "-DBFS"]
     if collapse:
@@ -67,7 +67,8 @@ def _flags(exact: bool, collapse: bool, memlim_mib: int) -> list[str]:
 
 
 def run_pan(promela: str, *, exact: bool = True, collapse: bool = False, memlim_mib: int = 0,
-            hash_bits: int = 24, progress: Callable[[int, int], bool] | None = None) -> PanResult:
+            hash_bits: int = 24, progress: Callable[[int, int], bool] | None = None,
+            opt: str = "-O2") -> PanResult:
     """Verify ``promela`` with SPIN; raises :class:`SpinMissing` without spin or a compiler."""
     if not spin_available():
         raise SpinMissing("spin is not installed (apt-get install spin)")
@@ -79,7 +80,7 @@ def run_pan(promela: str, *, exact: bool = True, collapse: bool = False, memlim_
         gen = subprocess.run(["spin", "-a", "model.pml"], cwd=d, capture_output=True, text=True, check=False)
         if gen.returncode != 0:
             raise ValueError(f"spin -a failed: {(gen.stdout + gen.stderr).strip()[:800]}")
-        cc = subprocess.run(["cc", *_flags(exact, collapse, memlim_mib), "-o", "pan", "pan.c"], cwd=d,
+        cc = subprocess.run(["cc", *_flags(exact, collapse, memlim_mib, opt), "-o", "pan", "pan.c"], cwd=d,
                             capture_output=True, text=True, check=False)
         if cc.returncode != 0:
             raise ValueError(f"compiling pan.c failed: {cc.stderr.strip()[:800]}")
