@@ -32,7 +32,7 @@ from collections.abc import Sequence
 
 import z3
 
-from qmpmodel.core.expr import Expr, evaluate
+from qmpmodel.core.expr import Expr, evaluate, variables_of
 from qmpmodel.core.model import Action, Model
 from qmpmodel.core.symmetry import Perm, SymmetryGroup, action_image
 from qmpmodel.errors import ModelDefinitionError
@@ -95,6 +95,7 @@ class _Checker:
         # reachable states satisfy the group's domain invariant (proved inductive below)
         base.append(_smt(group.domain, "s"))
         self.solver.add(*z3.parse_smt2_string("".join(f"(assert {x})" for x in base), decls=self.decls))
+        self.active = {i for i, j in enumerate(g.src) if i != j or g.remap[i] is not None}
 
     def remap(self, i: int, x: str) -> str:
         r = self.g.remap[i]
@@ -115,8 +116,14 @@ class _Checker:
         self.solver.pop()
         return ok
 
+    def untouched(self, *es: Expr) -> bool:
+        """None of ``es`` reads a variable ``g`` moves or renames (then ``g`` cannot change them)."""
+        return not any(variables_of(e) & self.active for e in es)
+
     def invariant(self, e: Expr) -> bool:
         """``e(s) == e(g·s)`` for every in-range ``s``."""
+        if self.untouched(e):
+            return True
         return self._unsat(f"(= {_smt(e, 's')} {_smt(e, 't')})")
 
     def closed(self) -> bool:
@@ -125,11 +132,16 @@ class _Checker:
 
     def preserves_domain(self, a: Action) -> bool:
         """``D(s) and guard_a(s) -> D(a(s))`` (with the initial state: D is an inductive invariant)."""
+        if not {v.index for v, _e in a.updates} & variables_of(self.group.domain):
+            return True
         post = {v.index: _smt(e, "s") for v, e in a.updates}
         return self._unsat(f"(=> {_smt(a.guard, 's')} {_smt(self.group.domain, 's', post)})")
 
     def commutes(self, a: Action, b: Action) -> bool:
         """``b`` is ``a`` seen through ``g``: same guard, and ``g·a(s) == b(g·s)``."""
+        if a is b and not {v.index for v, _e in a.updates} & self.active \
+                and self.untouched(a.guard, *(e for _v, e in a.updates)):
+            return True  # g acts only on variables a neither reads nor writes
         ua = {v.index: e for v, e in a.updates}
         ub = {v.index: e for v, e in b.updates}
         moved = {i for i, j in enumerate(self.g.src) if j in ua}

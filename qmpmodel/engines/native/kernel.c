@@ -27,6 +27,7 @@ typedef struct qm_priv {
     uint64_t cap_levels;
     uint64_t cap_kept;
     uint64_t found_mask;
+    int64_t dl_pred, dl_stuck;  /* first violation of the deadlock predicate, first stuck state */
     qm_buf cur, nxt;
     uint64_t *sout;       /* successor scratch: QM_NA states */
     uint16_t *sacts;
@@ -37,6 +38,7 @@ typedef struct qm_priv {
     uint64_t *bkey, *bhash;
     int bn[QM_BATCH];
     uint8_t bstuck[QM_BATCH], bgoal[QM_BATCH];
+    uint64_t bviol[QM_BATCH];
     uint64_t bfm[QM_BATCH];
 } qm_priv;
 
@@ -297,23 +299,50 @@ void qm_free(qm_ctx *c)
     free(p);
 }
 
-/* State properties of a newly discovered state (the explicit engine judges at discovery). */
-static void qm_judge(qm_ctx *c, uint64_t id, const uint64_t *w)
+/* Which live state properties s violates (0 almost always: one conjunction decides). */
+static uint64_t qm_violations(qm_ctx *c, const int32_t *s)
 {
     qm_priv *p = QM_PRIV(c);
-    uint64_t live = c->prop_mask & ~p->found_mask;
-    if (!live)
-        return;
-    int32_t t[QM_NV];
-    qm_unpack(w, t);
-    if (qm_all_props(t))
-        return;
+    uint64_t live = c->prop_mask & ~p->found_mask, v = 0;
+    if (!live || qm_all_props(s))
+        return 0;
+    for (int k = 0; k < QM_NPROP; k++)
+        if ((live >> k & 1) && !qm_prop(k, s))
+            v |= 1ULL << k;
+    return v;
+}
+
+/* Record the violations of state id. States are judged in id order, so the first record of a
+ * property is its least violating id: the state the explicit engine finds when it judges each
+ * state as it discovers it. The deadlock property also has its stuck half (judged when a state
+ * is expanded); qm_settle_deadlock orders the two as the explicit engine's events. */
+static void qm_record(qm_ctx *c, uint64_t id, uint64_t v)
+{
+    qm_priv *p = QM_PRIV(c);
     for (int k = 0; k < QM_NPROP; k++) {
-        if ((live >> k & 1) && !qm_prop(k, t)) {
+        if (!(v >> k & 1))
+            continue;
+        if (c->want_stuck && k == c->stuck_prop)
+            p->dl_pred = (int64_t)id;
+        else
             c->found[k] = (int64_t)id;
-            p->found_mask |= 1ULL << k;
-        }
+        p->found_mask |= 1ULL << k;
     }
+}
+
+/* The explicit engine judges a state's predicates when its parent is expanded and the stuck
+ * test when the state itself is: the predicate violation of t comes first iff parent(t) < the
+ * stuck state (the initial state is judged before anything). */
+static void qm_settle_deadlock(qm_ctx *c)
+{
+    qm_priv *p = QM_PRIV(c);
+    if (!c->want_stuck)
+        return;
+    int64_t t = p->dl_pred, u = p->dl_stuck;
+    if (t >= 0 && (u < 0 || t == 0 || (int64_t)c->parent[t] < u))
+        c->found[c->stuck_prop] = t;
+    else
+        c->found[c->stuck_prop] = u;
 }
 
 /* Grow the per-state arrays (parent, act and, for liveness, goal, fairmask, edge_start)
@@ -401,7 +430,6 @@ static int qm_new_state(qm_ctx *c, const uint64_t *w, uint32_t parent, uint16_t 
     if (c->keep_states)
         memcpy(c->states + id * QM_NW, w, sizeof(uint64_t) * QM_NW);
     c->n_states = id + 1;
-    qm_judge(c, id, w);
     return 0;
 }
 
@@ -424,9 +452,10 @@ int qm_bfs(qm_ctx *c)
     qm_priv *p = QM_PRIV(c);
     int32_t s[QM_NV];
     uint64_t w0[QM_NW];
-    uint64_t expanded = 0;
+    uint64_t expanded = 0, judged = 0;
     int st = 0;
     c->status = 0;
+    p->dl_pred = p->dl_stuck = -1;
     c->err.action = -1;
     qm_pack(qm_init, w0);
     if (c->ng)
@@ -461,8 +490,9 @@ int qm_bfs(qm_ctx *c)
                     break;
                 }
                 p->bn[b] = n;
+                p->bviol[b] = qm_violations(c, s);
                 p->bstuck[b] = 0;
-                if (c->want_stuck && c->found[c->stuck_prop] < 0) {
+                if (c->want_stuck && p->dl_stuck < 0) {
                     /* stuck: no weakly fair action enabled while work is pending */
                     int fair = 0;
                     for (int i = 0; i < n; i++)
@@ -501,10 +531,11 @@ int qm_bfs(qm_ctx *c)
                     st = 4;
                     goto done;
                 }
-                if (p->bstuck[b] && c->found[c->stuck_prop] < 0) {
-                    c->found[c->stuck_prop] = (int64_t)sid;
-                    p->found_mask |= 1ULL << c->stuck_prop;
-                }
+                judged = sid + 1;
+                if (p->bviol[b])
+                    qm_record(c, sid, p->bviol[b] & ~p->found_mask);
+                if (p->bstuck[b] && p->dl_stuck < 0)
+                    p->dl_stuck = (int64_t)sid;
                 if (c->want_edges) {
                     c->goal[sid] = p->bgoal[b];
                     c->fairmask[sid] = p->bfm[b];
@@ -548,6 +579,20 @@ int qm_bfs(qm_ctx *c)
     if (c->want_edges)
         c->edge_start[c->n_states] = c->n_edges;
 done:
+    if (st && st != 4 && c->n_levels >= 1) {
+        /* a budget stopped the search: judge the states discovered but not expanded, as the
+         * explicit engine did when it discovered them */
+        uint64_t first = c->level_start[c->n_levels - 1];
+        for (uint64_t id = judged; id < c->n_states; id++) {
+            uint64_t j = id - first;
+            const uint64_t *w = j < p->cur.n ? p->cur.w + j * QM_NW : p->nxt.w + (j - p->cur.n) * QM_NW;
+            qm_unpack(w, s);
+            uint64_t v = qm_violations(c, s);
+            if (v)
+                qm_record(c, id, v);
+        }
+    }
+    qm_settle_deadlock(c);
     c->status = st;
     return st;
 }

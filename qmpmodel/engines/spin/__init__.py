@@ -30,7 +30,7 @@ def run(task: CheckTask, options: EngineOptions, observer: Observer | None = Non
         return observer is None or observer.progress(states, depth)
 
     try:
-        pan = run_pan(ex.text, exact=True, memlim_mib=options.max_memory // 2**20, progress=progress, opt=opt)
+        pan = run_pan(ex.text, memlim_mib=options.max_memory // 2**20, progress=progress, opt=opt)
     except SpinMissing as e:
         pan = PanResult(why=str(e))
     results: list[InvariantResult] = []

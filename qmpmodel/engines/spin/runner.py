@@ -14,6 +14,7 @@ progress callback, which may stop the run (then ``complete`` is false).
 from __future__ import annotations
 
 import re
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -33,6 +34,11 @@ class SpinMissing(Exception):
     """``spin`` or a C compiler is not installed."""
 
 
+def _child_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def spin_available() -> bool:
     return shutil.which("spin") is not None and shutil.which("cc") is not None
 
@@ -49,16 +55,21 @@ class PanResult:
     why: str = ""
     compile_seconds: float = 0.0
     search_seconds: float = 0.0
+    #: CPU seconds of spin + cc, and of pan (children's rusage)
+    compile_cpu: float = 0.0
+    search_cpu: float = 0.0
     #: pan's "total actual memory usage", in MiB
     memory_mib: float = 0.0
     vector_bytes: int = 0
     output: str = ""
 
 
-def _flags(exact: bool, collapse: bool, memlim_mib: int, opt: str) -> list[str]:
+def _flags(bfs: bool, reduce: bool, collapse: bool, memlim_mib: int, opt: str) -> list[str]:
     out = [opt, "-DSAFETY", "-w"]
-    if exact:
-        out += ["-DNOREDUCE", "-DBFS"]
+    if not reduce:
+        out.append("-DNOREDUCE")
+    if bfs:
+        out.append("-DBFS")
     if collapse:
         out.append("-DCOLLAPSE")
     if memlim_mib:
@@ -66,26 +77,30 @@ def _flags(exact: bool, collapse: bool, memlim_mib: int, opt: str) -> list[str]:
     return out
 
 
-def run_pan(promela: str, *, exact: bool = True, collapse: bool = False, memlim_mib: int = 0,
+def run_pan(promela: str, *, bfs: bool = True, reduce: bool = False, collapse: bool = False, memlim_mib: int = 0,
             hash_bits: int = 24, progress: Callable[[int, int], bool] | None = None,
             opt: str = "-O2") -> PanResult:
-    """Verify ``promela`` with SPIN; raises :class:`SpinMissing` without spin or a compiler."""
+    """Verify ``promela`` with SPIN; raises :class:`SpinMissing` without spin or a compiler.
+
+    The default (breadth first, no reduction) is the exact mode of the module doc.
+    """
     if not spin_available():
         raise SpinMissing("spin is not installed (apt-get install spin)")
     out = PanResult()
     with tempfile.TemporaryDirectory(prefix="qmpmodel-spin-") as tmp:
         d = Path(tmp)
         (d / "model.pml").write_text(promela, encoding="utf-8")
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _child_cpu()
         gen = subprocess.run(["spin", "-a", "model.pml"], cwd=d, capture_output=True, text=True, check=False)
         if gen.returncode != 0:
             raise ValueError(f"spin -a failed: {(gen.stdout + gen.stderr).strip()[:800]}")
-        cc = subprocess.run(["cc", *_flags(exact, collapse, memlim_mib, opt), "-o", "pan", "pan.c"], cwd=d,
+        cc = subprocess.run(["cc", *_flags(bfs, reduce, collapse, memlim_mib, opt), "-o", "pan", "pan.c"], cwd=d,
                             capture_output=True, text=True, check=False)
         if cc.returncode != 0:
             raise ValueError(f"compiling pan.c failed: {cc.stderr.strip()[:800]}")
         out.compile_seconds = time.perf_counter() - t0
-        t1 = time.perf_counter()
+        out.compile_cpu = _child_cpu() - c0
+        t1, c1 = time.perf_counter(), _child_cpu()
         proc = subprocess.Popen(["./pan", "-c0", "-m100000", f"-w{hash_bits}"], cwd=d, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
         lines: list[str] = []
@@ -103,6 +118,7 @@ def run_pan(promela: str, *, exact: bool = True, collapse: bool = False, memlim_
                 proc.kill()
         proc.wait()
         out.search_seconds = time.perf_counter() - t1
+        out.search_cpu = _child_cpu() - c1
     text = "".join(lines)
     out.output = text
     m = re.search(r"(\d+) states, stored", text)
