@@ -58,8 +58,10 @@ class PanResult:
     #: CPU seconds of spin + cc, and of pan (children's rusage)
     compile_cpu: float = 0.0
     search_cpu: float = 0.0
-    #: pan's "total actual memory usage", in MiB
+    #: pan's "total actual memory usage" (hash table included), and its "actual memory usage for
+    #: states", in MiB
     memory_mib: float = 0.0
+    state_memory_mib: float = 0.0
     vector_bytes: int = 0
     output: str = ""
 
@@ -129,6 +131,8 @@ def run_pan(promela: str, *, bfs: bool = True, reduce: bool = False, collapse: b
     out.depth = int(m[1]) if m else 0
     m = re.search(r"([\d.]+)\s+total actual memory usage", text)
     out.memory_mib = float(m[1]) if m else 0.0
+    m = re.search(r"([\d.]+)\s+actual memory usage for states", text)
+    out.state_memory_mib = float(m[1]) if m else 0.0
     m = re.search(r"State-vector (\d+) byte", text)
     out.vector_bytes = int(m[1]) if m else 0
     if stopped.is_set():
