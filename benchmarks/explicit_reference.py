@@ -15,9 +15,10 @@ import time
 import tracemalloc
 
 from qmpmodel.engines.explicit import check_explicit
-from qmpmodel.invariants import INVARIANTS, ModelView
-from qmpmodel.qemu.design import Bounds, Design
-from qmpmodel.statemachine import build_model
+from qmpmodel.invariants import INVARIANTS
+from qmpmodel.qemu.bounds import Bounds
+from qmpmodel.qemu.design import Design
+from qmpmodel.statemachine import build
 
 
 def main() -> None:
@@ -28,9 +29,9 @@ def main() -> None:
     a = ap.parse_args()
     bounds = Bounds(monitors=2, clients=2, requests=a.requests, mix=tuple(a.mix.split(",")))
     design = Design({})
-    model = build_model(design, bounds, "<benchmark>")
-    view = ModelView(model, design, bounds)
-    pinned = [(inv.on(view), "holds") for inv in INVARIANTS if inv.kind != "liveness"]
+    qm = build(design, bounds, "<benchmark>")
+    model = qm.model
+    pinned = [(inv.on(qm.design), "holds") for inv in INVARIANTS if inv.kind != "liveness"]
     if a.tracemalloc:
         tracemalloc.start()
     t0 = time.perf_counter()

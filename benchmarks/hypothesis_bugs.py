@@ -44,7 +44,7 @@ def main() -> None:
         explicit = {r.name: r for r in check_spec(spec).invariants}
         t_explicit = time.perf_counter() - t0
         for inv in pinned:
-            (prop,) = compile_properties(prepared.model, [inv.on(prepared.view)])
+            (prop,) = compile_properties(prepared.model, [inv.on(prepared.probes)])
             t0 = time.perf_counter()
             out = search(prepared.model, [prop], examples=a.examples, seed=a.seed)
             total = time.perf_counter() - t0

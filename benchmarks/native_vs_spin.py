@@ -29,10 +29,11 @@ from qmpmodel.engines.native.build import SystemToolchain
 from qmpmodel.engines.native.engine import task_kernel
 from qmpmodel.engines.spin.promela import export
 from qmpmodel.engines.spin.runner import run_pan
-from qmpmodel.invariants import INVARIANTS, ModelView
-from qmpmodel.qemu.design import Bounds, Design
+from qmpmodel.invariants import INVARIANTS
+from qmpmodel.qemu.bounds import Bounds
+from qmpmodel.qemu.design import Design
 from qmpmodel.qemu.symmetry import qemu_symmetry
-from qmpmodel.statemachine import build_model
+from qmpmodel.statemachine import build
 
 #: reachable states (perf-notes.md, confirmed by every engine here), to size SPIN's hash table
 EXPECTED = {(2, 3): 697_950, (2, 4): 8_311_364, (3, 2): 13_112_613}
@@ -43,10 +44,9 @@ ROWS = {"ref": (2, 3, False), "2x4": (2, 4, False), "3x2": (3, 2, False), "3x3s"
 def task_for(monitors: int, requests: int) -> tuple[CheckTask, Bounds]:
     bounds = Bounds(monitors=monitors, clients=monitors, requests=requests, mix=("quick", "oob"))
     design = Design({})
-    model = build_model(design, bounds, "<benchmark>")
-    view = ModelView(model, design, bounds)
-    props = tuple((inv.on(view), "holds") for inv in INVARIANTS if inv.kind != "liveness")
-    return CheckTask(model, props), bounds  # type: ignore[arg-type]
+    qm = build(design, bounds, "<benchmark>")
+    props = tuple((inv.on(qm.design), "holds") for inv in INVARIANTS if inv.kind != "liveness")
+    return CheckTask(qm.model, props), bounds  # type: ignore[arg-type]
 
 
 def cpu() -> float:

@@ -47,7 +47,7 @@ def main() -> None:
             if exp != "violated" or inv.kind == "liveness":
                 continue
             t0 = time.perf_counter()
-            out = smt.bmc(p.model, [smt.bad_goal(inv.on(p.view), p.model)], a.depth)
+            out = smt.bmc(p.model, [smt.bad_goal(inv.on(p.probes), p.model)], a.depth)
             dt = time.perf_counter() - t0
             hit = out.hits.get(inv.name)
             depth = str(hit.depth) if hit else f"none <= {a.depth}"
@@ -64,7 +64,7 @@ def main() -> None:
         print("|---|---|---:|---:|---|")
     for name in PROVE:
         t0 = time.perf_counter()
-        po = smt.prove(cur.model, smt.bad_goal(invariant(name).on(cur.view), cur.model), lem, a.prove_k)
+        po = smt.prove(cur.model, smt.bad_goal(invariant(name).on(cur.probes), cur.model), lem, a.prove_k)
         dt = time.perf_counter() - t0
         note = po.note if len(po.note) < 70 else po.note[:67] + "..."
         if md:

@@ -17,11 +17,11 @@ from qmpmodel.core.model import Model
 from qmpmodel.core.results import CheckResult, EngineOptions, EngineResult
 from qmpmodel.core.task import CheckTask, Observer, Property
 from qmpmodel.errors import InputError
-from qmpmodel.invariants import ModelView
-from qmpmodel.qemu.lemmas import candidate_lemmas
+from qmpmodel.qemu.lemmas import ModelView, candidate_lemmas
+from qmpmodel.qemu.probes import Probes
 from qmpmodel.qemu.symmetry import qemu_symmetry
 from qmpmodel.specs import Spec
-from qmpmodel.statemachine import build_model
+from qmpmodel.statemachine import QemuModel, build
 
 __all__ = ["ENGINES", "Prepared", "check_spec", "engine_runner", "prepare"]
 
@@ -37,12 +37,20 @@ ENGINES = {
 
 @dataclass(frozen=True)
 class Prepared:
-    """A spec with its model built: what every engine receives."""
+    """A spec with its model built, and the task every engine receives."""
 
     spec: Spec
-    model: Model
-    view: ModelView
+    qemu: QemuModel
     task: CheckTask
+
+    @property
+    def model(self) -> Model:
+        return self.qemu.model
+
+    @property
+    def probes(self) -> Probes:
+        """What the model publishes about a state (properties and renderers read these)."""
+        return self.qemu.design
 
     def prop(self, name: str) -> Property:
         """The named property on this model (``KeyError`` if the spec does not pin it)."""
@@ -56,12 +64,13 @@ class Runner(Protocol):
 
 def prepare(spec: Spec) -> Prepared:
     """Build the spec's model and the task every engine receives."""
-    model = build_model(spec.design, spec.bounds, spec.path)
-    view = ModelView(model, spec.design, spec.bounds)
-    obligations = tuple((inv.on(view), exp) for inv, exp in spec.expectations)
-    task = CheckTask(model, obligations, lambda: candidate_lemmas(view),
-                     functools.cache(lambda: qemu_symmetry(model, spec.bounds, [(p.name, p.expr) for p, _ in obligations])))
-    return Prepared(spec, model, view, task)
+    qm = build(spec.design, spec.bounds, spec.path)
+    view = ModelView(qm.model, qm.design, spec.bounds)
+    obligations = tuple((inv.on(qm.design), exp) for inv, exp in spec.expectations)
+    task = CheckTask(qm.model, obligations, lambda: candidate_lemmas(view),
+                     functools.cache(lambda: qemu_symmetry(qm.model, spec.bounds,
+                                                           [(p.name, p.expr) for p, _ in obligations])))
+    return Prepared(spec, qm, task)
 
 
 def engine_runner(engine: str) -> Runner:

@@ -16,11 +16,18 @@ from typing import Any
 from qmpmodel.core.results import Expected
 from qmpmodel.errors import InputError, close_matches
 from qmpmodel.invariants import INVARIANTS, Invariant, invariant
-from qmpmodel.qemu.design import AXES, BOUNDS, KINDS, Bounds, Design
+from qmpmodel.qemu.bounds import BOUNDS, Bounds
+from qmpmodel.qemu.design import AXES, BASES, Design
+from qmpmodel.qemu.designs.registry import axis as design_axis
+from qmpmodel.qemu.kinds import KINDS
+from qmpmodel.qemu.proposal import load_proposal
 
 __all__ = ["Spec", "expand_paths", "load_spec", "parse_spec", "read_toml"]
 
-_TOP = ("title", "description", "reference", "design", "bounds", "expect", "check", "commands", "notes", "conform")
+_TOP = ("title", "description", "reference", "extends", "design", "bounds", "expect", "check", "commands", "notes",
+        "conform")
+#: Tables a spec inherits from the spec it ``extends`` (key by key; its own keys win).
+_INHERITED = ("bounds", "expect", "check", "commands")
 _CHECK = ("max_states", "depth")
 _EXPECT_VALUES = ("holds", "violated", "skip")
 
@@ -36,6 +43,8 @@ class Spec:
     expectations: tuple[tuple[Invariant, Expected], ...]
     max_states: int | None = None
     depth: int | None = None
+    #: Properties a proposal file adds to the library (pinned in ``expectations`` too).
+    properties: tuple[Invariant, ...] = ()
 
 
 def _type_name(v: object) -> str:
@@ -59,24 +68,42 @@ def parse_spec(data: Mapping[str, Any], src: str) -> Spec:
     if not isinstance(design_tbl, dict):
         raise InputError(src, "design", "a table", _type_name(design_tbl))
     values: dict[str, object] = {}
+    base = "qemu-current"
+    proposal: str | None = None
+    extra: tuple[Invariant, ...] = ()
     for key, val in design_tbl.items():
-        axis = Design.axis(key)
+        if key == "base":
+            if not isinstance(val, str) or val not in BASES:
+                raise InputError(src, "design.base", "one of " + ", ".join(BASES), repr(val),
+                                 close_matches(str(val), BASES))
+            base = val
+            continue
+        if key == "proposal":
+            if not isinstance(val, str):
+                raise InputError(src, "design.proposal", "a path to a Python file (a string)", _type_name(val))
+            path = Path(val) if Path(val).is_absolute() else Path(src).parent / val
+            if not path.is_file():
+                raise InputError(src, "design.proposal", "an existing proposal file", str(path))
+            proposal = str(path)
+            extra = load_proposal(path).properties
+            continue
+        axis = design_axis(key)
         if axis is None:
-            raise _unknown(src, f"design.{key}", key, [a.name for a in AXES])
+            raise _unknown(src, f"design.{key}", key, ["base", "proposal", *(a.name for a in AXES)])
         if type(val) is not type(axis.default) or val not in axis.values:
-            raise InputError(src, f"design.{key}", "one of " + ", ".join(repr(v) for v in axis.values),
-                             repr(val), close_matches(str(val), [str(v) for v in axis.values]))
+            raise InputError(src, f"design.{key}", "one of " + ", ".join(_toml(v) for v in axis.values),
+                             _toml(val), close_matches(_plain(val), [_plain(v) for v in axis.values]))
         values[key] = val
-    design = Design(values)
+    design = Design(values, base, proposal)
     bounds = _parse_bounds(data.get("bounds", {}), src)
     if "commands" in data:
         bounds = _commands_from_schema(data["commands"], bounds, src)
     expect_tbl = data.get("expect", {})
     if not isinstance(expect_tbl, dict):
         raise InputError(src, "expect", "a table", _type_name(expect_tbl))
-    pinned: dict[str, Expected] = {inv.name: "holds" for inv in INVARIANTS}
+    pinned: dict[str, Expected] = {inv.name: "holds" for inv in (*INVARIANTS, *extra)}
     for name, val in expect_tbl.items():
-        invariant(name, src, f"expect.{name}")
+        invariant(name, src, f"expect.{name}", extra)
         if val not in _EXPECT_VALUES:
             raise InputError(src, f"expect.{name}", "'holds', 'violated' or 'skip'", repr(val),
                              close_matches(str(val), _EXPECT_VALUES))
@@ -90,7 +117,19 @@ def parse_spec(data: Mapping[str, Any], src: str) -> Spec:
         if type(v) is not int or v <= 0:
             raise InputError(src, f"check.{k}", "a positive integer", repr(v))
     return Spec(src, title, str(data.get("description", "")), str(data.get("reference", "")), design, bounds,
-                tuple((invariant(n), e) for n, e in pinned.items()), check.get("max_states"), check.get("depth"))
+                tuple((invariant(n, extra=extra), e) for n, e in pinned.items()), check.get("max_states"),
+                check.get("depth"), extra)
+
+
+def _plain(v: object) -> str:
+    return ("true" if v else "false") if isinstance(v, bool) else str(v)
+
+
+def _toml(v: object) -> str:
+    """A value as TOML spells it (``true``, not ``True``)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return f'"{v}"' if isinstance(v, str) else str(v)
 
 
 def _parse_bounds(tbl: object, src: str) -> Bounds:
@@ -174,8 +213,31 @@ def read_toml(path: str | Path) -> dict[str, Any]:
 
 
 def load_spec(path: str | Path) -> Spec:
-    """Read and validate one spec file."""
-    return parse_spec(read_toml(path), str(path))
+    """Read and validate one spec file (with the tables it inherits through ``extends``)."""
+    return parse_spec(_with_parents(read_toml(path), str(path), ()), str(path))
+
+
+def _with_parents(data: dict[str, Any], src: str, seen: tuple[str, ...]) -> dict[str, Any]:
+    """``extends = "other.toml"``: inherit bounds, expectations, check and commands, key by key."""
+    parent = data.get("extends")
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise InputError(src, "extends", "a path to a spec (a string)", _type_name(parent))
+    ppath = Path(parent) if Path(parent).is_absolute() else Path(src).parent / parent
+    key = str(ppath.resolve())
+    if key in seen:
+        raise InputError(src, "extends", "a chain of specs without a cycle", f"{parent} extends itself")
+    base = _with_parents(read_toml(ppath), str(ppath), (*seen, key))
+    out = dict(data)
+    for tbl in _INHERITED:
+        inherited = base.get(tbl)
+        if isinstance(inherited, dict):
+            mine = data.get(tbl, {})
+            out[tbl] = {**inherited, **mine} if isinstance(mine, dict) else mine
+    if "commands" in base and isinstance(base["commands"], dict) and "qapi" in base["commands"] and "commands" not in data:
+        out["commands"] = {**base["commands"], "qapi": str(ppath.parent / base["commands"]["qapi"])}
+    return out
 
 
 def expand_paths(paths: Iterable[str]) -> list[Path]:

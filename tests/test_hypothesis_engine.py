@@ -75,7 +75,7 @@ def _run_testcase(machine_testcase: type[unittest.TestCase]) -> unittest.TestRes
 
 def test_finds_cross_session_reply_and_replays() -> None:
     prepared = prepare(load_spec(CURRENT))
-    (prop,) = compile_properties(prepared.model, [invariant("no-cross-session-reply").on(prepared.view)])
+    (prop,) = compile_properties(prepared.model, [invariant("no-cross-session-reply").on(prepared.probes)])
     out = search(prepared.model, [prop], examples=500, seed=0)
     assert out.prop == "no-cross-session-reply"
     assert out.trace is not None
@@ -118,7 +118,7 @@ def test_same_seed_same_result() -> None:
 
 def test_program_round_trip() -> None:
     prepared = prepare(load_spec(TINY))
-    (prop,) = compile_properties(prepared.model, [invariant("reply-order-all").on(prepared.view)])
+    (prop,) = compile_properties(prepared.model, [invariant("reply-order-all").on(prepared.probes)])
     out = search(prepared.model, [prop], examples=300, seed=1)
     assert out.trace is not None
     program = format_program(out.trace)
@@ -161,7 +161,7 @@ def test_testcase_fails_when_a_violated_invariant_is_pinned_holds(tmp_path: Path
 @pytest.mark.parametrize(("path", "name"), _bug_cases())
 def test_every_bug_is_found_and_replays(path: Path, name: str) -> None:
     prepared = prepare(load_spec(path))
-    (prop,) = compile_properties(prepared.model, [invariant(name).on(prepared.view)])
+    (prop,) = compile_properties(prepared.model, [invariant(name).on(prepared.probes)])
     # a case known to be too rare gets a token budget: it is expected to fail (strict xfail)
     examples = 100 if (path.stem, name) in TOO_RARE else BUG_EXAMPLES
     out = search(prepared.model, [prop], examples=examples, seed=0, shrink_budget=BUG_SHRINK_STEPS)

@@ -7,10 +7,11 @@ minimal change that breaks it, with the reference section that says why.
 import pytest
 
 from qmpmodel.core.expr import evaluate
-from qmpmodel.invariants import INVARIANTS, ModelView, invariant, state_predicate
-from qmpmodel.qemu.design import Bounds, Design
-from qmpmodel.statemachine import Consts as K
-from qmpmodel.statemachine import build_model
+from qmpmodel.invariants import INVARIANTS, invariant
+from qmpmodel.qemu.bounds import Bounds
+from qmpmodel.qemu.codes import Ctx, Dsp, Nest, Run, Sd, Tid, XShutdown
+from qmpmodel.qemu.design import Design
+from qmpmodel.statemachine import build
 
 B1 = Bounds(monitors=1, clients=1, requests=2, mix=("quick", "oob"))
 HMP = Bounds(monitors=1, clients=0, requests=0, hmp=1, hmp_mix=("hmp-async",))
@@ -27,7 +28,7 @@ CASES = {
                             {"hmp.suspend_cnt": 0}),
     # §8.3: without OOB at most one request queued or executing
     "queue-bound": ({}, B1, {"mon0.qlen": 1, "mon0.q0": 1},
-                    {"dsp.pc": K.D_BH, "dsp.mon": 0, "dsp.req": 2}),
+                    {"dsp.pc": Dsp.BH, "dsp.mon": 0, "dsp.req": 2}),
     "inband-fifo": ({}, Bounds(monitors=1, clients=1, requests=3, mix=("quick",)),
                     {"mon0.oob": True, "mon0.qlen": 2, "mon0.q0": 2, "mon0.q1": 3},
                     {"mon0.q0": 3, "mon0.q1": 2}),
@@ -45,38 +46,38 @@ CASES = {
     "oob-immediacy": ({}, B1, {"mon0.oob": True, "client0.kind1": 2, "client0.kind2": 1,
                                "mon0.qlen": 1, "mon0.q0": 3}, {"mon0.q0": 2}),
     # §3.5: a coroutine command runs in qemu_aio_context
-    "context-discipline": ({}, B1, {"dsp.pc": K.D_CO_WAIT, "dsp.ctx": K.AIO}, {"dsp.ctx": K.IOH}),
-    "context-discipline/bh": ({}, B1, {"bh.ctx": K.IOH}, {"bh.ctx": K.AIO}),
+    "context-discipline": ({}, B1, {"dsp.pc": Dsp.CO_WAIT, "dsp.ctx": Ctx.AIO}, {"dsp.ctx": Ctx.IOH}),
+    "context-discipline/bh": ({}, B1, {"bh.ctx": Ctx.IOH}, {"bh.ctx": Ctx.AIO}),
     "no-nested-dispatch": ({}, B1, {}, {"x.nested_dispatch": True}),
     "coroutine-nested-resume": ({}, B1, {}, {"x.nested_coroutine": True}),
     "no-lock-across-yield": ({"queue_lock_across_yield": True}, B1,
-                             {"dsp.qlock": True, "dsp.sched": K.CONT + K.MAIN}, {"dsp.sched": K.AIO}),
+                             {"dsp.qlock": True, "dsp.sched": Ctx.CONT + Tid.MAIN}, {"dsp.sched": Ctx.AIO}),
     # §7 A: a vCPU in MMIO emulation without the BQL
-    "bql-atomicity": ({"vcpu_nested_poll": True}, VCPU, {"vcpu0.nest": K.N_MMIO, "bql": K.VCPU0},
+    "bql-atomicity": ({"vcpu_nested_poll": True}, VCPU, {"vcpu0.nest": Nest.MMIO, "bql": Tid.VCPU0},
                       {"bql": 0}),
     # §7 B: drain_call_rcu inside an RCU read-side section
     "rcu-discipline": ({"vcpu_nested_poll": True, "rcu_nested_poll": True}, VCPU,
-                       {"vcpu0.rcu_read": True, "vcpu0.nest": K.N_MMIO},
-                       {"vcpu0.pc": K.RCU_WAIT, "rcu.waits_vcpu0": True}),
+                       {"vcpu0.rcu_read": True, "vcpu0.nest": Nest.MMIO},
+                       {"vcpu0.pc": Run.RCU_WAIT, "rcu.waits_vcpu0": True}),
     # §7 F: the wait-for cycle dispatcher -> qemu_aio_context -> main -> queue lock -> dispatcher
     "no-deadlock": ({"queue_lock_across_yield": True, "hop_all": True}, Bounds(
         monitors=1, clients=1, requests=1, iothread_monitors=(False,), mix=("quick",)),
-        {"dsp.qlock": True, "dsp.sched": K.AIO, "dsp.pc": K.D_DISPATCH},
-        {"main.pc": K.QLOCK, "bql": K.MAIN}),
-    "shutdown-safety": ({"shutdown": True}, B1, {"sd.pc": K.S_REQ}, {"x.shutdown": K.X_DEQ_AFTER_SHUTDOWN}),
+        {"dsp.qlock": True, "dsp.sched": Ctx.AIO, "dsp.pc": Dsp.DISPATCH},
+        {"main.pc": Run.QLOCK, "bql": Tid.MAIN}),
+    "shutdown-safety": ({"shutdown": True}, B1, {"sd.pc": Sd.REQ}, {"x.shutdown": XShutdown.DEQ_AFTER_SHUTDOWN}),
     "event-before-reply": ({}, Bounds(monitors=1, clients=1, requests=1, mix=("event",)), {},
                            {"client0.x_event_after_reply": True}),
 }
 
 
 def judge(name, design, bounds, changes):
-    model = build_model(Design(design), bounds)
-    view = ModelView(model, Design(design), bounds)
+    qm = build(Design(design), bounds)
+    model = qm.model
     state = dict(model.decode(model.init))
     unknown = set(changes) - set(state)
     assert not unknown, f"no such variables: {unknown}"
     state.update(changes)
-    pred = state_predicate(invariant(name.split("/")[0]), view)
+    pred = invariant(name.split("/")[0]).on(qm.design).expr
     return bool(evaluate(pred, model.encode(state)))
 
 

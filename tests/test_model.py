@@ -1,7 +1,8 @@
 """The model interface: compiled successors agree with Action.enabled/apply; determinism."""
 
 from qmpmodel.core.model import compile_successors
-from qmpmodel.qemu.design import Bounds, Design
+from qmpmodel.qemu.bounds import Bounds
+from qmpmodel.qemu.design import Design
 from qmpmodel.statemachine import build_model
 
 

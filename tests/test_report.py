@@ -93,11 +93,11 @@ def test_sequence_diagram_and_step_diffs(small_report) -> None:
     _out, results, prepared, _f = small_report
     r = next(r for r in results if r.spec == C_SPEC) if any(r.spec == C_SPEC for r in results) else results[0]
     inv = next(i for i in r.invariants if i.trace is not None)
-    model = prepared[r.spec].model
-    parts, msgs = sequence_messages(inv.trace, model)
+    qm = prepared[r.spec].qemu
+    parts, msgs = sequence_messages(inv.trace, qm)
     assert parts[0] == "client0" and {"I/O thread", "dispatcher", "main loop"} <= set(parts)
     assert any(m.reply and m.dst == "client0" and "reply to client0#0" in m.text for m in msgs)
-    mm = sequence_mermaid(inv.trace, model, "the end")
+    mm = sequence_mermaid(inv.trace, qm, "the end")
     assert mm.startswith("sequenceDiagram") and "participant P0 as client0" in mm
     assert "#35;" in mm and "Note over" in mm  # '#' escaped for Mermaid
     states = inv.trace.states()
@@ -125,6 +125,10 @@ def test_reports_up_to_date(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     hint = f"reports/ is out of date: regenerate it with `{REGEN}`"
     assert committed.is_dir(), hint
     fresh = tmp_path / "reports"
+    # reports/reproductions.json is an input of the report (runs on a real QEMU, docs/reproduce.md)
+    if (committed / "reproductions.json").exists():
+        fresh.mkdir()
+        shutil.copy(committed / "reproductions.json", fresh / "reproductions.json")
     regenerate(["specs/"], str(fresh), command=REGEN)
     want = sorted(p.relative_to(fresh).as_posix() for p in fresh.rglob("*") if p.is_file())
     have = sorted(p.relative_to(committed).as_posix() for p in committed.rglob("*") if p.is_file())

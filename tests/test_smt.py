@@ -18,7 +18,7 @@ from qmpmodel.engines import smt as smt
 from qmpmodel.engines.explicit import check_explicit
 from qmpmodel.errors import InputError
 from qmpmodel.invariants import INVARIANTS, invariant
-from qmpmodel.qemu.lemmas import candidate_lemmas, named_lemmas
+from qmpmodel.qemu.lemmas import ModelView, named_lemmas
 from qmpmodel.qemu.query import parse_goal
 from qmpmodel.specs import load_spec
 
@@ -63,7 +63,7 @@ def test_translation_agrees_with_evaluate(arith: str) -> None:
     p = prep(TINY)
     model = p.model
     enc = smt.Encoding(model, arith=arith)
-    preds = [inv.on(p.view).expr for inv in INVARIANTS if inv.kind != "liveness"]
+    preds = [inv.on(p.probes).expr for inv in INVARIANTS if inv.kind != "liveness"]
     exprs = [a.guard for a in model.actions] + preds + [model.pending]
     tmpls = enc.templates(exprs)
     for s in _random_states(12, seed=5):
@@ -84,7 +84,7 @@ def test_translation_agrees_with_evaluate(arith: str) -> None:
 
 def test_reference_to_z3_agrees_with_evaluate() -> None:
     p = prep(TINY)
-    preds = [inv.on(p.view).expr for inv in INVARIANTS if inv.kind != "liveness"]
+    preds = [inv.on(p.probes).expr for inv in INVARIANTS if inv.kind != "liveness"]
     for s in _random_states(6, seed=9):
         vals = [z3.BoolVal(bool(x)) if v.sort == "bool" else z3.IntVal(x)
                 for v, x in zip(p.model.layout.vars, s, strict=True)]
@@ -93,17 +93,18 @@ def test_reference_to_z3_agrees_with_evaluate() -> None:
 
 
 def test_bit_width_covers_every_subexpression() -> None:
-    model = prep(CURRENT).model
+    p = prep(CURRENT)
+    model = p.model
     w = smt.bit_width(model)
     assert 4 <= w <= 16
-    goal = parse_goal("mon0.qlen + 1000 > 3", model)
+    goal = parse_goal("mon[0].queue_len + 1000 > 3", p.probes)
     w2 = smt.bit_width(model, [goal])
     assert (1 << (w2 - 1)) > 9 + 1000  # qlen <= 9
 
 
 def test_bmc_finds_reply_order_all_at_explicit_depth_and_replays() -> None:
     p = prep(TINY)
-    inv = invariant("reply-order-all").on(p.view)
+    inv = invariant("reply-order-all").on(p.probes)
     ex = check_explicit(p.model, [(inv, "violated")])
     want = ex.invariants[0].depth
     assert want is not None
@@ -148,9 +149,9 @@ def test_reach_exit_codes() -> None:
     ex = runner.invoke(reach, [TINY, "--goal", "mon[0].suspend_cnt > 1", "--engine", "explicit"])
     assert ex.exit_code == 1
     assert "every reachable state explored" in ex.output
-    bad = runner.invoke(reach, [TINY, "--goal", "mon[0].qlen == 1 and (mon0.oob or"])
+    bad = runner.invoke(reach, [TINY, "--goal", "mon[0].queue_len == 1 and (mon[0].oob or"])
     assert bad.exit_code == 2
-    assert "column 34" in bad.output
+    assert "column 41" in bad.output
     typo = runner.invoke(reach, [TINY, "--goal", "mon[0].suspendd"])
     assert typo.exit_code == 2
     assert "did you mean" in typo.output
@@ -159,9 +160,10 @@ def test_reach_exit_codes() -> None:
 def test_reach_engines_agree_on_witness_length() -> None:
     from qmpmodel.cli.reach import explicit_reach
 
-    model = prep(TINY).model
-    for goal in ("mon[0].suspended and mon[0].queue_len == 0", "client0.answered2", "dsp.pc == D_BH"):
-        e = parse_goal(goal, model)
+    p = prep(TINY)
+    model = p.model
+    for goal in ("mon[0].suspended and mon[0].queue_len == 0", "client[0].answered[2]", "mon[0].executing"):
+        e = parse_goal(goal, p.probes)
         hit = smt.reach(model, e, 12)
         path, _ = explicit_reach(model, compile_predicate(e), 12)
         assert (hit is None) == (path is None)
@@ -170,18 +172,20 @@ def test_reach_engines_agree_on_witness_length() -> None:
 
 
 @pytest.mark.parametrize("goal, col", [
-    ("mon0.qlen = 1", 11), ("(mon0.qlen == 1", 16), ("mon0.qlen", 1), ("mon0.qlen < 1 < 2", 15),
-    ("not mon0.qlen", 5), ("mon0.oob + 1 > 0", 1), ("", 1), ("mon0.qlen == 1 && x", 16),
+    ("mon[0].queue_len = 1", 18), ("(mon[0].queue_len == 1", 23), ("mon[0].queue_len", 1),
+    ("mon[0].queue_len < 1 < 2", 22), ("not mon[0].queue_len", 5), ("mon[0].oob + 1 > 0", 1), ("", 1),
+    ("mon[0].queue_len == 1 && x", 23), ("dsp.pc == 1", 1),
 ])
 def test_query_errors_name_the_column(goal: str, col: int) -> None:
     with pytest.raises(InputError) as ei:
-        parse_goal(goal, prep(TINY).model)
+        parse_goal(goal, prep(TINY).probes)
     assert ei.value.source == "<query>"
     assert ei.value.where == f"column {col}"
 
 
 def test_query_syntax() -> None:
-    model = prep(CURRENT).model
+    p = prep(CURRENT)
+    model = p.model
     s = list(model.init)
     names = model.var_names
     s[names.index("mon0.suspend_cnt")] = 1
@@ -190,39 +194,40 @@ def test_query_syntax() -> None:
     s[names.index("main.nest")] = 1
     for goal, want in [
         ("mon[0].suspended and mon[0].queue_len == 0", True),
-        ("mon0.suspend_cnt >= 2 or not mon[0].suspended", False),
-        ("dsp.pc == D_CO_WAIT and dsp.ctx == iohandler_ctx and main.draining", True),
-        ("dispatcher.ctx == qemu_aio_context", False),
-        ("mon0.oob == 0 and client[1].answered[2] == false", True),
-        ("-1 < mon0.suspend_cnt - 2 + 3", True),
+        ("mon[0].suspend_cnt >= 2 or not mon[0].suspended", False),
+        # a coroutine command waiting in iohandler_ctx while the main loop drains (bug C's state)
+        ("coroutine.ctx == iohandler_ctx and main.draining", True),
+        ("coroutine.ctx == qemu_aio_context", False),
+        ("mon[0].oob == 0 and client[1].answered[2] == false", True),
+        ("-1 < mon[ 0 ].suspend_cnt - 2 + 3", True),
     ]:
-        assert bool(evaluate(parse_goal(goal, model), tuple(s))) is want, goal
+        assert bool(evaluate(parse_goal(goal, p.probes), tuple(s))) is want, goal
 
 
 def test_kinduction_proves_inband_mutual_exclusion_on_qemu_current() -> None:
     p = prep(CURRENT)
-    po = smt.prove(p.model, smt.bad_goal(invariant("inband-mutual-exclusion").on(p.view), p.model),
-                   candidate_lemmas(p.view), 2)
+    po = smt.prove(p.model, smt.bad_goal(invariant("inband-mutual-exclusion").on(p.probes), p.model),
+                   list(p.task.lemmas()), 2)
     assert po.verdict == "proved", po.note
 
 
 @pytest.mark.parametrize("name", ["queue-bound", "suspend-balance"])
 def test_kinduction_proves_queue_invariants_on_qemu_current(name: str) -> None:
     p = prep(CURRENT)
-    po = smt.prove(p.model, smt.bad_goal(invariant(name).on(p.view), p.model), candidate_lemmas(p.view), 2)
+    po = smt.prove(p.model, smt.bad_goal(invariant(name).on(p.probes), p.model), list(p.task.lemmas()), 2)
     assert po.verdict == "proved", po.note
 
 
 def test_kinduction_finds_violation_in_base_case() -> None:
     p = prep("specs/bugs/K-mux-suspend-clobber.toml")
-    po = smt.prove(p.model, smt.bad_goal(invariant("suspend-balance").on(p.view), p.model), candidate_lemmas(p.view), 6)
+    po = smt.prove(p.model, smt.bad_goal(invariant("suspend-balance").on(p.probes), p.model), list(p.task.lemmas()), 6)
     assert po.verdict == "violated"
     assert po.hit is not None and po.hit.depth == 2
 
 
 def test_structural_lemmas_hold_on_every_reachable_state_of_qemu_current() -> None:
     p = prep(CURRENT)
-    lemmas = named_lemmas(p.view)
+    lemmas = named_lemmas(ModelView(p.model, p.qemu.design, p.spec.bounds))
     assert lemmas
     preds = [(n, compile_predicate(e)) for n, e in lemmas]
     succ = compile_successors(p.model)

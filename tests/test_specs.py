@@ -36,7 +36,11 @@ def test_qga_noreply_and_unknown_command(tmp_path):
 def test_design_value_of_the_wrong_type(tmp_path):
     spec = tmp_path / "s.toml"
     spec.write_text('[design]\nclosed_resume = "no"\n')
-    with pytest.raises(InputError, match=r"design.closed_resume: expected one of True, False"):
+    # values are spelt as TOML spells them, so a hint can be pasted back (issue 17)
+    with pytest.raises(InputError, match=r"design.closed_resume: expected one of true, false"):
+        load_spec(spec)
+    spec.write_text('[design]\nhop_all = "true"\n')
+    with pytest.raises(InputError, match=r"did you mean 'true'\?"):
         load_spec(spec)
 
 

@@ -23,11 +23,12 @@ from qmpmodel.core.trace import states_of
 from qmpmodel.engines import explicit
 from qmpmodel.engines.native import engine as native
 from qmpmodel.engines.native.build import SystemToolchain
-from qmpmodel.invariants import INVARIANTS, ModelView
-from qmpmodel.qemu.design import Bounds, Design
+from qmpmodel.invariants import INVARIANTS
+from qmpmodel.qemu.bounds import Bounds
+from qmpmodel.qemu.design import Design
 from qmpmodel.qemu.symmetry import monitor_group, qemu_symmetry
 from qmpmodel.specs import load_spec
-from qmpmodel.statemachine import build_model
+from qmpmodel.statemachine import build
 from tests.test_native import python_bfs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +39,7 @@ TC = SystemToolchain(flags=("-O0",))
 
 def test_group_of_three_monitors() -> None:
     b = Bounds(monitors=3, clients=3, requests=1, mix=("quick",))
-    model = build_model(Design({}), b, "<test>")
+    model = build(Design({}), b, "<test>").model
     g = monitor_group(model, b)
     assert g is not None and g.order == 6 and len(g.generators) == 2 and g.closed()
     # monitors differing in client count are not interchangeable
@@ -48,7 +49,7 @@ def test_group_of_three_monitors() -> None:
 
 def test_swap_renames_clients_and_requests() -> None:
     b = Bounds(monitors=2, clients=2, requests=1, mix=("quick",))
-    model = build_model(Design({}), b, "<test>")
+    model = build(Design({}), b, "<test>").model
     g = monitor_group(model, b)
     assert g is not None
     names = model.layout.names
@@ -67,12 +68,12 @@ def test_swap_renames_clients_and_requests() -> None:
 
 def test_group_is_proved_and_refused() -> None:
     b = Bounds(monitors=2, clients=2, requests=1, mix=("quick", "oob"))
-    model = build_model(Design({}), b, "<test>")
-    view = ModelView(model, Design({}), b)
-    props = [(inv.name, inv.on(view).expr) for inv in INVARIANTS]
+    qm = build(Design({}), b, "<test>")
+    model = qm.model
+    props = [(inv.name, inv.on(qm.design).expr) for inv in INVARIANTS]
     assert qemu_symmetry(model, b, props).group is not None
     # a property about monitor 0 alone is not preserved
-    one = view.v("mon0.qlen") == 0
+    one = model.layout.vars[model.layout.names.index("mon0.qlen")] == 0
     sym = qemu_symmetry(model, b, [*props, ("mon0-idle", one)])
     assert sym.group is None and "mon0-idle" in sym.note
     # moving monitor slots without renaming the requests they hold is not an automorphism

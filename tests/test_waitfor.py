@@ -12,7 +12,8 @@ from qmpmodel.artefacts.render import dot_to_svg, waitfor_dot, waitfor_mermaid
 from qmpmodel.check import check_spec, prepare
 from qmpmodel.core.model import compile_predicate, compile_successors
 from qmpmodel.invariants import INVARIANTS
-from qmpmodel.qemu.design import Bounds, Design
+from qmpmodel.qemu.bounds import Bounds
+from qmpmodel.qemu.design import Design
 from qmpmodel.qemu.waitfor import cycle_edges, find_deadlock_cycle, node_kind, wait_for_graph
 from qmpmodel.specs import Spec, load_spec
 
@@ -51,7 +52,7 @@ def deadlock_result(letter: str):
 @pytest.mark.parametrize("letter", sorted(BUGS))
 def test_cycle_at_violation_equals_the_engines(letter: str) -> None:
     _spec, p, inv = deadlock_result(letter)
-    g = wait_for_graph(p.model, inv.trace.states()[-1])
+    g = wait_for_graph(p.model, p.probes, inv.trace.states()[-1])
     cyc = find_deadlock_cycle(g)
     assert cyc is not None
     assert set(cyc) == cycle_edges(inv.trace.cycle)
@@ -70,7 +71,7 @@ def test_graph_cycle_iff_invariant_fails_on_every_reachable_state(letter: str) -
     seen, todo, cycles = {p.model.init}, [p.model.init], 0
     while todo:
         s = todo.pop()
-        has_cycle = find_deadlock_cycle(wait_for_graph(p.model, s)) is not None
+        has_cycle = find_deadlock_cycle(wait_for_graph(p.model, p.probes, s)) is not None
         assert has_cycle == (not pred(s)), p.model.decode(s)
         cycles += has_cycle
         for _a, t in succ(s):
@@ -82,7 +83,7 @@ def test_graph_cycle_iff_invariant_fails_on_every_reachable_state(letter: str) -
 
 def test_context_edges_explain_the_waiting_client_and_never_close_a_cycle() -> None:
     _spec, p, inv = deadlock_result("C")
-    g = wait_for_graph(p.model, inv.trace.states()[-1])
+    g = wait_for_graph(p.model, p.probes, inv.trace.states()[-1])
     assert g.has_edge("client0", "dispatcher")
     d = g.edges["client0", "dispatcher"]
     assert d["source"] == "context" and "client0#1" in d["label"]
@@ -96,9 +97,9 @@ def test_context_edges_explain_the_waiting_client_and_never_close_a_cycle() -> N
 def test_graph_accepts_decoded_views_and_tuples() -> None:
     _spec, p, inv = deadlock_result("B")
     view = inv.trace.states()[-1]
-    a, b = wait_for_graph(p.model, view), wait_for_graph(p.model, p.model.encode(view))
+    a, b = wait_for_graph(p.model, p.probes, view), wait_for_graph(p.model, p.probes, p.model.encode(view))
     assert sorted(a.edges) == sorted(b.edges)
-    assert find_deadlock_cycle(wait_for_graph(p.model, p.model.init)) is None
+    assert find_deadlock_cycle(wait_for_graph(p.model, p.probes, p.model.init)) is None
 
 
 def _svg_red(svg: str) -> tuple[set[str], int]:
@@ -122,7 +123,7 @@ def _svg_red(svg: str) -> tuple[set[str], int]:
 @pytest.mark.parametrize("letter", sorted(BUGS))
 def test_svg_highlights_the_cycle_with_qemu_names(letter: str) -> None:
     _spec, p, inv = deadlock_result(letter)
-    g = wait_for_graph(p.model, inv.trace.states()[-1])
+    g = wait_for_graph(p.model, p.probes, inv.trace.states()[-1])
     cyc = find_deadlock_cycle(g)
     svg = dot_to_svg(waitfor_dot(g, cyc, f"bug {letter}"))
     assert svg is not None and svg.lstrip().startswith("<?xml")

@@ -15,7 +15,9 @@ import tomllib
 from pathlib import Path
 
 from qmpmodel.check import check_spec
-from qmpmodel.qemu.design import AXES, BOUND_DOCS, BOUNDS, KINDS
+from qmpmodel.qemu.bounds import BOUND_DOCS, BOUNDS
+from qmpmodel.qemu.design import AXES
+from qmpmodel.qemu.kinds import KINDS
 from qmpmodel.specs import expand_paths, load_spec
 
 ROOT = Path(__file__).resolve().parents[1]

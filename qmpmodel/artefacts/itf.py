@@ -256,7 +256,7 @@ def replay(t: ItfTrace, prepared: Any, invariant_name: str | None = None) -> Rep
     name = invariant_name or t.meta.get("invariant")
     if not isinstance(name, str) or not name:
         return ReplayOutcome(True, f"{len(t.states) - 1} steps re-executed (no invariant named in #meta)")
-    inv = invariant(name, "<itf #meta>", "invariant").on(prepared.view)
+    inv = invariant(name, "<itf #meta>", "invariant", prepared.spec.properties).on(prepared.probes)
     last = len(t.states) - 1
     if inv.kind == "liveness":
         return _confirm_lasso(prepared.model, inv.expr, t, visited)

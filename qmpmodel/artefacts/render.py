@@ -26,9 +26,9 @@ from dataclasses import dataclass
 import networkx as nx
 
 from qmpmodel.core.expr import evaluate
-from qmpmodel.core.model import Model
 from qmpmodel.core.results import Trace
-from qmpmodel.qemu.waitfor import ref_name
+from qmpmodel.qemu.probes import Probes
+from qmpmodel.statemachine import QemuModel
 
 __all__ = [
     "Message",
@@ -170,80 +170,63 @@ _ACTOR_NAMES = {"iothread": "I/O thread", "main": "main loop", "block": "block l
 _DISPATCHER_FAMILIES = re.compile(r"dispatch.*|coroutine_(start|end)")
 
 
-def _participant(model: Model, family: str, actor: str) -> str:
+def _participant(family: str, actor: str) -> str:
     if _DISPATCHER_FAMILIES.fullmatch(family):
         return "dispatcher"
     return _ACTOR_NAMES.get(actor, actor)
 
 
-def _client_mon(model: Model, client: int) -> int:
-    for a in model.actions:
-        if a.family == "connect" and dict(a.params).get("client") == client:
-            for var, _e in a.updates:
-                m = re.match(r"mon(\d+)\.", var.name)
-                if m:
-                    return int(m.group(1))
-    return 0
+def _reader(p: Probes, mon: int) -> str:
+    name = p.reader_of(mon)
+    return _ACTOR_NAMES.get(name, name)
 
 
-def _reader(model: Model, mon: int) -> str:
-    for a in model.actions:
-        if a.family == "read" and dict(a.params).get("mon") == mon:
-            return _ACTOR_NAMES.get(a.actor, a.actor)
-    return "I/O thread"
-
-
-def _kind_name(model: Model, kind: int) -> str:
-    mix = list(model.summary.get("mix", ()))  # type: ignore[call-overload]
-    if kind == 0:
-        return "qmp_capabilities"
-    return str(mix[kind - 1]) if 0 < kind <= len(mix) else f"kind {kind}"
-
-
-def _describe(model: Model, family: str, params: dict[str, int]) -> str:
+def _describe(p: Probes, family: str, params: dict[str, int]) -> str:
     bits = [family]
     if "req" in params:
-        bits.append(ref_name(model, params["req"]))
+        bits.append(p.request_name(params["req"]))
     if "kind" in params and family != "send":
-        bits.append(f"({_kind_name(model, params['kind'])})")
+        bits.append(f"({p.kind_name(params['kind'])})")
     if "thread" in params and family.startswith(("dispatch", "coroutine", "handler_bh")):
         t = {1: "main", 2: "iothread"}.get(params["thread"], f"vcpu{params['thread'] - 3}")
         bits.append(f"on {t}")
     return " ".join(bits)
 
 
-def sequence_messages(trace: Trace, model: Model, involved: Iterable[str] = ()) -> tuple[list[str], list[Message]]:
+def sequence_messages(trace: Trace, qm: QemuModel, involved: Iterable[str] = ()) -> tuple[list[str], list[Message]]:
     """Participants and the messages of ``trace``.
 
     Participants: the clients, the I/O thread, the dispatcher, the main loop,
     then every other party that takes a step or is named in ``involved``
     (wait-for node names, e.g. a deadlock cycle's ``call_rcu``).
     """
+    model, p = qm.model, qm.design
     msgs: list[Message] = []
     states = trace.states()
+    queued = any(a.family == "dispatcher_pop" for a in model.actions)
     for k, st in enumerate(trace.steps, start=1):
         act = model.actions[st.index]
-        p = dict(st.params)
-        src = _participant(model, st.action, st.actor)
+        prm = dict(st.params)
+        src = _participant(st.action, st.actor)
         before = model.encode(states[k - 1])
-        if st.action == "connect":
-            msgs.append(Message(k, src, _reader(model, _client_mon(model, p.get("client", 0))), "connect"))
-        elif st.action == "disconnect":
-            msgs.append(Message(k, src, _reader(model, _client_mon(model, p.get("client", 0))), "disconnect"))
+        if st.action in ("connect", "disconnect"):
+            msgs.append(Message(k, src, _reader(p, p.client_monitor(prm.get("client", 0))), st.action))
         elif st.action == "send":
-            ref = ref_name(model, p["client"] * _nr(model) + p["seq"] + 1)
-            msgs.append(Message(k, src, _reader(model, _client_mon(model, p.get("client", 0))),
-                                f"send {ref} {_kind_name(model, p.get('kind', 0))}"))
-        elif st.action == "read" and any(a.family == "dispatcher_pop" for a in model.actions):
-            msgs.append(Message(k, src, "dispatcher", f"queue {ref_name(model, p.get('req', 0))} "
-                                f"({_kind_name(model, p.get('kind', 0))}), wake"))
+            ref = p.request_name(p.request(prm["client"], prm["seq"]))
+            msgs.append(Message(k, src, _reader(p, p.client_monitor(prm.get("client", 0))),
+                                f"send {ref} {p.kind_name(prm.get('kind', 0))}"))
+        elif st.action == "read" and queued:
+            msgs.append(Message(k, src, "dispatcher", f"queue {p.request_name(prm.get('req', 0))} "
+                                f"({p.kind_name(prm.get('kind', 0))}), wake"))
         elif st.action == "io_complete":
             msgs.append(Message(k, src, "dispatcher", "I/O completes: wake the coroutine"))
         else:
-            msgs.append(Message(k, src, src, _describe(model, st.action, p)))
+            msgs.append(Message(k, src, src, _describe(p, st.action, prm)))
         for e in act.emits:
+            if e.what not in ("reply", "event"):
+                continue
             to = int(evaluate(e.to, before))
-            what = e.what if e.what != "reply" else f"reply to {ref_name(model, e.ref)}"
+            what = e.what if e.what != "reply" else f"reply to {p.request_name(e.ref)}"
             cls = "" if e.what != "reply" or e.cls == "return" else f" ({e.cls})"
             dst = f"client{to - 1}" if to > 0 else src
             text = f"{what}{cls}" if to > 0 else f"{what}{cls}: nobody connected, lost"
@@ -257,13 +240,9 @@ def sequence_messages(trace: Trace, model: Model, involved: Iterable[str] = ()) 
     return list(dict.fromkeys(parts)), msgs
 
 
-def _nr(model: Model) -> int:
-    return sum(1 for n in model.var_names if re.fullmatch(r"client0\.answered\d+", n))
-
-
-def sequence_mermaid(trace: Trace, model: Model, final_note: str = "", involved: Iterable[str] = ()) -> str:
+def sequence_mermaid(trace: Trace, qm: QemuModel, final_note: str = "", involved: Iterable[str] = ()) -> str:
     """A Mermaid ``sequenceDiagram`` of ``trace`` (steps numbered as in the step table)."""
-    parts, msgs = sequence_messages(trace, model, involved)
+    parts, msgs = sequence_messages(trace, qm, involved)
     ids = {p: f"P{k}" for k, p in enumerate(parts)}
     out = ["sequenceDiagram"]
     out += [f"  participant {ids[p]} as {_mm(p)}" for p in parts]
@@ -279,9 +258,9 @@ def sequence_mermaid(trace: Trace, model: Model, final_note: str = "", involved:
     return "\n".join(out) + "\n"
 
 
-def sequence_svg(trace: Trace, model: Model, final_note: str = "", involved: Iterable[str] = ()) -> str:
+def sequence_svg(trace: Trace, qm: QemuModel, final_note: str = "", involved: Iterable[str] = ()) -> str:
     """The sequence diagram as a self-contained SVG (no scripts, no web fonts)."""
-    parts, msgs = sequence_messages(trace, model, involved)
+    parts, msgs = sequence_messages(trace, qm, involved)
     col, row, top, left = 150, 26, 46, 80
     x = {p: left + k * col for k, p in enumerate(parts)}
     rows = len(msgs) + (1 if final_note else 0) + (1 if trace.loop is not None else 0)

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import click
 
 from qmpmodel.artefacts.itf import write_itf
 from qmpmodel.artefacts.render import (
@@ -33,6 +35,12 @@ from qmpmodel.artefacts.render import (
     step_diffs,
     waitfor_dot,
     waitfor_mermaid,
+)
+from qmpmodel.artefacts.reproductions import (
+    load_results,
+    reproduce_command,
+    reproduced_label,
+    reproduction_blocks,
 )
 from qmpmodel.core.results import CheckResult, InvariantResult
 from qmpmodel.invariants import invariant
@@ -59,7 +67,7 @@ def _cycle(prepared: Any, inv: InvariantResult) -> tuple[Any, list[tuple[str, st
     """The wait-for graph at the last state and the cycle to highlight (the engine's, if any)."""
     tr = inv.trace
     assert tr is not None
-    g = wait_for_graph(prepared.model, tr.states()[-1])
+    g = wait_for_graph(prepared.model, prepared.probes, tr.states()[-1])
     # the same edges as the engine's cycle, chosen and rotated deterministically (independent of
     # networkx' traversal order, which depends on string hashing)
     cyc = find_deadlock_cycle(g)
@@ -81,8 +89,12 @@ def _final_note(inv: InvariantResult, cyc: Sequence[tuple[str, str]] | None) -> 
 
 
 def write_artefacts(results: Sequence[CheckResult], prepared_by_spec: Mapping[str, Any],
-                    out_dir: str | Path) -> list[Path]:
-    """Write every counterexample's ITF trace, Markdown story and (deadlock) wait-for graph."""
+                    out_dir: str | Path, echo: Callable[[str], None] | None = click.echo) -> list[Path]:
+    """Write every counterexample's ITF trace, Markdown story and (deadlock) wait-for graph.
+
+    For a counterexample a client can drive and see on QEMU 7.2.22, ``echo``
+    prints the ``qmpmodel reproduce`` command line (also written in its story).
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -104,9 +116,13 @@ def write_artefacts(results: Sequence[CheckResult], prepared_by_spec: Mapping[st
                 if svg is not None:
                     svg_name = f"{base.name}.waitfor.svg"
                     written.append(_write(out / svg_name, svg))
-            md = _render_md(_cex_blocks(r, inv, p, svg_name, None, itf=f"{base.name}.itf.json"))
+            cmd = reproduce_command(p, r.spec, inv, f"{base}.itf.json")
+            if cmd is not None and echo is not None:
+                echo(f"  {r.spec}: {inv.name}: {cmd}")
+            md = _render_md(_cex_blocks(r, inv, p, svg_name, None, itf=f"{base.name}.itf.json",
+                                        repro=reproduction_blocks(None, cmd)))
             written.append(_write(f"{base}.md", md))
-            written.append(_write(f"{base}.sequence.mmd", sequence_mermaid(inv.trace, p.model)))
+            written.append(_write(f"{base}.sequence.mmd", sequence_mermaid(inv.trace, p.qemu)))
     return written
 
 
@@ -125,10 +141,11 @@ def _fmt(v: object) -> str:
 
 
 def _cex_blocks(r: CheckResult, inv: InvariantResult, prepared: Any, svg_name: str | None,
-                svg_inline: str | None, itf: str | None = None, index: str | None = None) -> list[Block]:
+                svg_inline: str | None, itf: str | None = None, index: str | None = None,
+                repro: Sequence[Block] = ()) -> list[Block]:
     tr = inv.trace
     assert tr is not None
-    info = invariant(inv.name)
+    info = invariant(inv.name, extra=prepared.spec.properties)
     met = "expectation met" if inv.met else "**expectation NOT met**"
     blocks: list[Block] = [("h", 1, f"{r.title or r.spec}: {inv.name} {inv.verdict}")]
     if index:
@@ -144,6 +161,7 @@ def _cex_blocks(r: CheckResult, inv: InvariantResult, prepared: Any, svg_name: s
     if itf:
         blocks.append(("p", f"Trace: [`{itf}`]({itf}) (ITF); replay with "
                             f"`qmpmodel replay {itf} --spec {r.spec}`."))
+    blocks.extend(repro)
     cyc = None
     if inv.name == "no-deadlock":
         g, cyc = _cycle(prepared, inv)
@@ -163,8 +181,8 @@ def _cex_blocks(r: CheckResult, inv: InvariantResult, prepared: Any, svg_name: s
     note = _final_note(inv, cyc)
     involved = [n for c in (cyc or ()) for n in c]
     blocks.append(("h", 2, "Sequence diagram"))
-    blocks.append(("mermaid", sequence_mermaid(tr, prepared.model, note, involved),
-                   sequence_svg(tr, prepared.model, note, involved)))
+    blocks.append(("mermaid", sequence_mermaid(tr, prepared.qemu, note, involved),
+                   sequence_svg(tr, prepared.qemu, note, involved)))
     blocks.append(("h", 2, "Steps (only the variables that changed)"))
     rows = []
     for k, (st, diff) in enumerate(zip(tr.steps, step_diffs(tr), strict=True), start=1):
@@ -292,7 +310,8 @@ def _cell(r: CheckResult, inv: InvariantResult, link: str | None) -> tuple[str, 
 
 
 def _index_blocks(results: Sequence[CheckResult], links: Mapping[tuple[str, str], str], gv: str | None,
-                  command: str) -> list[Block]:
+                  command: str, repro: Mapping[tuple[str, str], Mapping[str, Any]] | None = None) -> list[Block]:
+    repro = repro or {}
     names = list(dict.fromkeys(i.name for r in results for i in r.invariants))
     bad = sum(1 for r in results for i in r.invariants if not i.met)
     cex = sum(1 for r in results for i in r.invariants if i.trace is not None)
@@ -320,8 +339,8 @@ def _index_blocks(results: Sequence[CheckResult], links: Mapping[tuple[str, str]
     blocks.append(("h", 2, "Specs"))
     blocks.append(("table", ["spec", "title", "counterexamples"],
                    [[f"`{r.spec}`", r.title,
-                     ", ".join(f"[{i.name}]({links[(r.spec, i.name)]})" for i in r.invariants
-                               if (r.spec, i.name) in links) or "-"] for r in results]))
+                     ", ".join(f"[{i.name}]({links[(r.spec, i.name)]})" + _repro_tag(repro.get((r.spec, i.name)))
+                               for i in r.invariants if (r.spec, i.name) in links) or "-"] for r in results]))
     blocks.append(("h", 2, "Run statistics (explicit engine)"))
     stats = [[f"`{r.spec}`", f"{r.states:,}", f"{r.transitions:,}", str(r.depth),
               "yes" if r.complete else "no (budget)", ("yes", "ok") if r.met else ("NO", "bad")]
@@ -334,6 +353,11 @@ def _index_blocks(results: Sequence[CheckResult], links: Mapping[tuple[str, str]
     return blocks
 
 
+def _repro_tag(entry: Mapping[str, Any] | None) -> str:
+    label = reproduced_label(entry)
+    return f" ({label})" if label else ""
+
+
 def write_report(results: Sequence[CheckResult], prepared_by_spec: Mapping[str, Any], out_dir: str | Path,
                  fmt: Sequence[str] = ("md", "html"),
                  command: str = "qmpmodel report specs/ --out reports/") -> list[Path]:
@@ -342,6 +366,8 @@ def write_report(results: Sequence[CheckResult], prepared_by_spec: Mapping[str, 
     written: list[Path] = []
     links: dict[tuple[str, str], str] = {}
     gv = graphviz_version()
+    # reproductions on a real QEMU are committed next to the report (reports/reproductions.json)
+    repro = load_results(out / "reproductions.json")
     for r in results:
         p = prepared_by_spec[r.spec]
         for inv in r.invariants:
@@ -359,13 +385,15 @@ def write_report(results: Sequence[CheckResult], prepared_by_spec: Mapping[str, 
                 else:
                     svg_name = f"{name}.waitfor.svg"
                     written.append(_write(out / "cex" / svg_name, svg))
-            blocks = _cex_blocks(r, inv, p, svg_name, svg, index="../index.md")
+            entry = repro.get((r.spec, inv.name))
+            blocks = _cex_blocks(r, inv, p, svg_name, svg, index="../index.md",
+                                 repro=reproduction_blocks(entry, None))
             if "md" in fmt:
                 written.append(_write(out / "cex" / f"{name}.md", _render_md(blocks)))
             if "html" in fmt:
                 written.append(_write(out / "cex" / f"{name}.html",
                                       _render_html(blocks, f"{r.spec}: {inv.name}")))
-    blocks = _index_blocks(results, links, gv, command)
+    blocks = _index_blocks(results, links, gv, command, repro)
     if "md" in fmt:
         written.append(_write(out / "index.md", _render_md(blocks)))
     if "html" in fmt:

@@ -27,6 +27,7 @@ from qmpmodel.cli.export import export
 from qmpmodel.cli.reach import reach
 from qmpmodel.cli.record import record
 from qmpmodel.cli.report import replay_cmd, report
+from qmpmodel.cli.reproduce import reproduce_cmd
 from qmpmodel.cli.schema import schema
 from qmpmodel.core.results import EXIT_CODES, CheckResult, EngineOptions, worst
 from qmpmodel.core.task import Observer
@@ -232,6 +233,7 @@ main.add_command(conform)
 main.add_command(reach)
 main.add_command(report)
 main.add_command(replay_cmd)
+main.add_command(reproduce_cmd)
 main.add_command(export)
 
 

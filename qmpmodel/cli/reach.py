@@ -70,7 +70,7 @@ def _fmt(v: int | bool) -> str:
 
 @click.command("reach")
 @click.argument("spec_path", metavar="SPEC")
-@click.option("--goal", required=True, metavar="EXPR", help="Goal over state variables (see qmpmodel.qemu.query).")
+@click.option("--goal", required=True, metavar="EXPR", help="Goal over the model's probes, e.g. \"mon[0].suspended and mon[0].queue_len == 0\" (see --list).")
 @click.option("--depth", type=click.IntRange(min=0), help="Maximum number of steps (default: the spec's, else 30).")
 @click.option("--engine", type=click.Choice(["smt", "explicit"]), default="smt", show_default=True)
 def reach(spec_path: str, goal: str, depth: int | None, engine: str) -> None:
@@ -82,7 +82,7 @@ def reach(spec_path: str, goal: str, depth: int | None, engine: str) -> None:
     try:
         spec = load_spec(spec_path)
         prepared = prepare(spec)
-        expr = parse_goal(goal, prepared.model)
+        expr = parse_goal(goal, prepared.probes)
     except InputError as e:
         click.echo(f"qmpmodel: {e}", err=True)
         sys.exit(2)

@@ -89,7 +89,7 @@ def replay_cmd(trace_file: str, spec_path: str | None, inv: str | None) -> None:
         if inv is not None:
             from qmpmodel.invariants import invariant
 
-            invariant(inv, "<command line>", "--invariant")
+            invariant(inv, "<command line>", "--invariant", prepared.spec.properties)
         outcome = replay(t, prepared, inv)
     except InputError as e:
         _fail(e)

@@ -33,7 +33,6 @@ matching rules; the summary:
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -48,12 +47,15 @@ from qmpmodel.conformance.transcript import (
     load_transcript,
     observations,
 )
-from qmpmodel.core.expr import to_python
-from qmpmodel.core.model import Model, compile_successors
+from qmpmodel.core.expr import Expr, any_of, ite, lit, to_python
+from qmpmodel.core.model import Model, State, compile_successors
 from qmpmodel.errors import InputError, close_matches
-from qmpmodel.qemu.design import KINDS, Bounds, Design
+from qmpmodel.qemu.bounds import Bounds
+from qmpmodel.qemu.design import Design
+from qmpmodel.qemu.kinds import KINDS
+from qmpmodel.qemu.probes import Probes
 from qmpmodel.specs import Spec, parse_spec, read_toml
-from qmpmodel.statemachine import build_model
+from qmpmodel.statemachine import build
 
 __all__ = [
     "BUILTIN_COMMANDS",
@@ -87,8 +89,7 @@ BUILTIN_COMMANDS: Mapping[str, str] = {
 CONFORM_KINDS: tuple[str, ...] = ("quick", "blocking", "coroutine", "oob", "event", "noreply", "hang", "device-add")
 
 _INTERNAL_FAIR = frozenset({"reader", "dispatcher", "main", "vcpu", "call_rcu", "iothread"})
-_MAX_REQUESTS = 16  # statemachine's bound on bounds.requests
-_D_IDLE = (0, 1, 9)  # dispatcher pc values where dsp.req is stale: D_WAIT, D_POP, D_EXIT
+_MAX_REQUESTS = 16  # the model's bound on bounds.requests
 
 
 # --------------------------------------------------------------------------
@@ -347,30 +348,40 @@ def _classify(cn: _Conn, cspec: ConformSpec, released_ids: Mapping[str, int]) ->
 @dataclass
 class _Compiled:
     model: Model
-    succ: Callable[[tuple[int, ...]], list[tuple[int, tuple[int, ...]]]]
-    kinds: tuple[str, ...]
+    probes: Probes
+    succ: Callable[[State], list[tuple[int, State]]]
     nr: int
-    emit_to: list[list[Callable[[tuple[int, ...]], int]]]
-    idx: dict[str, int]
+    #: per action: its client-visible messages (replies and events) and where each goes
+    emits: list[list[tuple[Any, Callable[[State], int]]]]
+    sent: list[Callable[[State], int]]
+    suspend_cnt: list[Callable[[State], int]]
+    executing_request: Callable[[State], int]
+
+
+def _value_fn(e: Expr, cache: dict[str, Callable[[State], int]]) -> Callable[[State], int]:
+    """A compiled evaluator of an integer or boolean expression (the source is the model's own)."""
+    src = to_python(e)
+    if src not in cache:
+        cache[src] = eval(f"lambda s: int({src})")
+    return cache[src]
 
 
 @lru_cache(maxsize=16)
-def _compile(design_items: tuple[tuple[str, Any], ...], bounds: Bounds) -> _Compiled:
-    model = build_model(Design(dict(design_items)), bounds, "<conform>")
-    succ = compile_successors(model)
-    emit_to: list[list[Callable[[tuple[int, ...]], int]]] = []
-    cache: dict[str, Callable[[tuple[int, ...]], int]] = {}
-    for a in model.actions:
-        fns = []
-        for e in a.emits:
-            src = to_python(e.to)
-            if src not in cache:
-                cache[src] = eval(f"lambda s: {src}")
-            fns.append(cache[src])
-        emit_to.append(fns)
-    idx = {v.name: v.index for v in model.layout.vars}
-    kinds = tuple(dict.fromkeys(bounds.mix))
-    return _Compiled(model, succ, kinds, bounds.requests + 1, emit_to, idx)
+def _compile(design_key: tuple[str, str | None, tuple[tuple[str, Any], ...]], bounds: Bounds) -> _Compiled:
+    base, proposal, items = design_key
+    qm = build(Design(dict(items), base, proposal), bounds, "<conform>")
+    model, p = qm.model, qm.design
+    cache: dict[str, Callable[[State], int]] = {}
+    emits = [[(e, _value_fn(e.to, cache)) for e in a.emits if e.what in ("reply", "event")] for a in model.actions]
+    executing = any_of(p.executing(m) for m in p.monitor_ids)
+    return _Compiled(model, p, compile_successors(model), bounds.requests + 1, emits,
+                     [_value_fn(p.sent(c), cache) for c in p.client_ids],
+                     [_value_fn(p.suspend_cnt(m), cache) for m in p.monitor_ids],
+                     _value_fn(ite(executing, p.executing_request(), lit(0)), cache))
+
+
+def _design_key(design: Design) -> tuple[str, str | None, tuple[tuple[str, Any], ...]]:
+    return design.base, design.proposal, tuple(sorted(design.values.items()))
 
 
 # --------------------------------------------------------------------------
@@ -388,21 +399,9 @@ class _Search:
         self.max_states = max_states
         self.deadline = deadline
         self.nr = cm.nr
-        ix = cm.idx
-        self.kid = {k: i + 1 for i, k in enumerate(cm.kinds)}
-        self.kid["qmp_capabilities"] = 0
-        self.sent = [ix[f"client{c}.sent"] for c in range(len(conns))]
-        self.ans = [[ix[f"client{c}.answered{i}"] for i in range(self.nr)] for c in range(len(conns))]
-        self.kindv = [[ix[f"client{c}.kind{i}"] for i in range(1, self.nr)] for c in range(len(conns))]
-        self.evv = [[ix[f"client{c}.event{i}"] for i in range(1, self.nr)] if f"client{c}.event1" in ix else []
-                    for c in range(len(conns))]
-        self.lastv = [(ix[f"client{c}.last_inband"], ix[f"client{c}.last_any"]) for c in range(len(conns))]
-        self.susp = [ix[f"mon{m}.suspend_cnt"] for m in range(bounds.monitors)]
-        self.dpc, self.dreq = ix["dsp.pc"], ix["dsp.req"]
-        pat = re.compile(r"^(mon\d+\.(q|in|async)\d+|event\.deferred|mon\d+\.last_id)$")
-        self.refvars = [i for n, i in ix.items() if pat.match(n)]
-        self.strict_refs = [i for n, i in ix.items() if pat.match(n) and not n.endswith("last_id")]
-        self.compaction = design.dispatch == "queue"
+        p = cm.probes
+        self.probes = p
+        self.kid = {p.kind_name(i): i for i in range(len(bounds.mix) + 1)}
         # which (conn, request index) have a release barrier
         self.release_of: dict[tuple[int, int], int] = {}
         self.id_index: dict[str, list[tuple[int, int]]] = {}
@@ -429,8 +428,7 @@ class _Search:
         self.diverge: tuple[int, int] | None = None  # (conn, item position) once rejected
         self.states = 0
         self.budget_hit = False
-        expected_caps = ["oob"] if design.oob else []
-        self.expected_caps = expected_caps
+        self.expected_caps = ["oob"] if p.oob_offered(0) else []
 
     # -- helpers ---------------------------------------------------------------
     def offer(self, c: int, what: str, pos: int, text: str) -> None:
@@ -439,8 +437,8 @@ class _Search:
             s.add(text)
 
     def req_of_ref(self, s: tuple[int, ...], sc: tuple[int, ...], ref: int) -> tuple[int, int]:
-        c, i = divmod(ref - 1, self.nr)
-        return c, i + sc[c] - s[self.sent[c]]
+        c, i = self.probes.request_of(ref)
+        return c, i + sc[c] - self.cm.sent[c](s)
 
     def describe_emit(self, s: tuple[int, ...], sc: tuple[int, ...], e: Any) -> str:
         if e.what != "reply":
@@ -473,41 +471,10 @@ class _Search:
         return [self.cm.model.actions[a].label for a, _ in succs if self.internal[a]]
 
     def canon(self, s: tuple[int, ...]) -> tuple[int, ...]:
-        if not self.compaction:
-            return s
-        nr = self.nr
+        """Retire answered requests while the model allows it (:mod:`qmpmodel.qemu.renumber`)."""
         for c in range(len(self.conns)):
-            sv = self.sent[c]
-            while s[sv] >= 2 and s[self.ans[c][1]]:
-                r1 = c * nr + 2
-                if any(s[v] == r1 for v in self.strict_refs):
-                    break
-                if s[self.dreq] == r1 and s[self.dpc] not in _D_IDLE:
-                    break
-                lst = list(s)
-                lo, hi = c * nr + 3, c * nr + nr
-                for v in [*self.refvars, self.dreq]:
-                    x = lst[v]
-                    if x == r1:
-                        lst[v] = 0
-                    elif lo <= x <= hi:
-                        lst[v] = x - 1
-                kv, av, ev = self.kindv[c], self.ans[c], self.evv[c]
-                for j in range(len(kv) - 1):
-                    lst[kv[j]] = lst[kv[j + 1]]
-                lst[kv[-1]] = 0
-                for j in range(1, nr - 1):
-                    lst[av[j]] = lst[av[j + 1]]
-                lst[av[nr - 1]] = 0
-                if ev:
-                    for j in range(len(ev) - 1):
-                        lst[ev[j]] = lst[ev[j + 1]]
-                    lst[ev[-1]] = 0
-                for v in self.lastv[c]:
-                    if lst[v] >= 1:
-                        lst[v] -= 1
-                lst[sv] -= 1
-                s = tuple(lst)
+            while (t := self.probes.retire_answered_request(s, c)) is not None:
+                s = t
         return s
 
     def bound_matters(self) -> bool:
@@ -550,7 +517,6 @@ class _Search:
         seen = {init}
         stack = [init]
         succ = self.cm.succ
-        actions = self.cm.model.actions
         ends = tuple(len(cn.items) for cn in conns)
         while stack:
             st = stack.pop()
@@ -573,7 +539,7 @@ class _Search:
             for c in range(n):
                 if rc[c] < ends[c] and conns[c].items[rc[c]].what == "release":
                     it = conns[c].items[rc[c]]
-                    if sc[c] < it.reqs_before and s[self.susp[conns[c].monitor]] <= 0:
+                    if sc[c] < it.reqs_before and self.cm.suspend_cnt[conns[c].monitor](s) <= 0:
                         rq = conns[c].reqs[sc[c]]
                         self.offer(c, "item", rc[c], f"first handing {rq.describe(conns[c].label)} to a "
                                    "readable monitor (it was written before the release)")
@@ -621,15 +587,15 @@ class _Search:
                         pos += 1
                     rc2 = (*rc[:c], pos, *rc[c + 1:])
                 elif fam == "blocking_complete":
-                    ref = s[self.dreq]
+                    ref = self.cm.executing_request(s)
                     key = self.req_of_ref(s, sc, ref)
                     if key in self.release_of and key not in rel:
                         continue
-                emits = actions[a].emits
+                emits = self.cm.emits[a]
                 ok = True
                 if emits:
                     rcl = list(rc2)
-                    for e, fn in zip(emits, self.cm.emit_to[a], strict=True):
+                    for e, fn in emits:
                         to = fn(s)
                         if not to:
                             continue
@@ -649,7 +615,7 @@ class _Search:
             for c in range(n):
                 k = sc[c]
                 if (k < len(conns[c].reqs) and rc[c] >= conns[c].reqs[k].items_before
-                        and s[self.sent[c]] >= self.nr and not conns[c].reqs[k].unsupported
+                        and self.cm.sent[c](s) >= self.nr and not conns[c].reqs[k].unsupported
                         and len(self.exhausted_at) < 100_000):
                     self.exhausted_at.add((rc, sc))
             # explore consuming steps first (pushed last)
@@ -675,7 +641,7 @@ def _config(conns: list[_Conn], cspec: ConformSpec, requests: int) -> tuple[Desi
     values = dict(spec.design.values)
     # the transcript is the client: it negotiates per session with caps* requests
     values.update(client_discipline=False, client_wait_negotiation=False)
-    design = Design(values)
+    design = Design(values, spec.design.base, spec.design.proposal)
     bounds = replace(spec.bounds, monitors=n_mon, clients=len(conns), requests=requests, mix=mix,
                      client_monitors=tuple(cn.monitor for cn in conns), iothread_monitors=(), hmp=0,
                      negotiate_first=False)
@@ -702,13 +668,13 @@ def conform(lines: Sequence[TranscriptLine], cspec: ConformSpec, source: str = "
     res: ConformResult | None = None
     for requests in ladder:
         design, bounds, notes = _config(conns, cspec, requests)
-        cm = _compile(tuple(sorted(design.values.items())), bounds)
+        cm = _compile(_design_key(design), bounds)
         srch = _Search(conns, cm, design, bounds, max_states, deadline)
         ok = srch.run()
         total += srch.states
         config = {"monitors": bounds.monitors, "clients": bounds.clients, "requests": requests,
                   "mix": list(bounds.mix), "client_monitors": list(bounds.client_monitors),
-                  "connections": [cn.label for cn in conns], "client_oob": design.client_oob}
+                  "connections": [cn.label for cn in conns], "client_oob": design.value("client_oob")}
         if ok:
             return ConformResult(source, "accepted", states=total, seconds=time.monotonic() - t0,
                                  config=config, notes=notes)

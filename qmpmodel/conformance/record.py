@@ -119,8 +119,10 @@ class Session:
     :meth:`block`, :meth:`release`, :meth:`disconnect`, :meth:`note`.
     """
 
-    def __init__(self, qemu: str, tmpdir: Path, monitors: Sequence[str], timeout: float) -> None:
+    def __init__(self, qemu: str, tmpdir: Path, monitors: Sequence[str], timeout: float,
+                 extra_args: Sequence[str] = ()) -> None:
         self.qemu = qemu
+        self.extra_args = tuple(extra_args)
         self.dir = tmpdir
         self.monitors = tuple(monitors)
         self.timeout = timeout
@@ -137,13 +139,15 @@ class Session:
     @classmethod
     @contextlib.contextmanager
     def start(cls, qemu: str = DEFAULT_QEMU, monitors: Sequence[str] = ("mon0",),
-              timeout: float = DEFAULT_TIMEOUT, header: str | None = None) -> Iterator[Session]:
+              timeout: float = DEFAULT_TIMEOUT, header: str | None = None,
+              extra_args: Sequence[str] = ()) -> Iterator[Session]:
         """Start QEMU with one QMP monitor per name in *monitors*; kill it on exit.
 
-        *header* is recorded as the first (comment) line.
+        *header* is recorded as the first (comment) line. *extra_args* are appended
+        to QEMU's command line.
         """
         tmp = Path(tempfile.mkdtemp(prefix="qmpmodel-rec-"))
-        s = cls(qemu, tmp, monitors, timeout)
+        s = cls(qemu, tmp, monitors, timeout, extra_args)
         if header is not None:
             s.note(header)
         try:
@@ -162,6 +166,7 @@ class Session:
         for m in self.monitors:
             argv += ["-chardev", f"socket,id={m},path={self.sock_path(m)},server=on,wait=off",
                      "-mon", f"chardev={m},mode=control"]
+        argv += self.extra_args
         shown = " ".join(a.replace(str(self.dir), "$TMP") for a in argv[1:])
         self.note(f"qemu: {Path(self.qemu).name} {shown}")
         try:

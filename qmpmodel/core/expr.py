@@ -180,7 +180,7 @@ def lit(value: int | bool) -> Expr:
     if isinstance(value, bool):
         return TRUE if value else FALSE
     if isinstance(value, int):
-        return Expr("const", "int", (value,))
+        return Expr("const", "int", (int(value),))  # int(): an IntEnum member renders as its value
     raise ModelDefinitionError(f"cannot make a model constant of {value!r}")
 
 

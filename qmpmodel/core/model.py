@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from qmpmodel.core.expr import Expr, StateLayout, Var, evaluate, to_python
+from qmpmodel.core.expr import FALSE, TRUE, Expr, StateLayout, Var, evaluate, ite, lit, to_python
 from qmpmodel.errors import ModelDefinitionError
 
 __all__ = ["Action", "Emit", "Model", "State", "WaitEdge", "compile_predicate", "compile_successors", "is_stuck"]
@@ -26,25 +26,50 @@ State = tuple[int, ...]
 
 @dataclass(frozen=True)
 class Emit:
-    """An observable output of an action: a message written to a monitor's chardev.
+    """An observable output of an action: a message written to a monitor's connection.
 
-    ``what`` is ``"reply"``, ``"event"`` or ``"greeting"``; ``to`` evaluates (on
-    the state *before* the step) to the receiving client's index + 1, or 0 when
-    nobody is connected (the bytes are lost); ``ref`` is the request the reply
-    answers (0 for events/greetings); ``cls`` is ``"return"``,
-    ``"CommandNotFound"`` or ``"GenericError"``; ``has_id`` says whether the
-    reply carries the request's id.
+    ``what`` is ``"reply"`` or ``"event"``, or ``"silent"`` for a request that
+    will never be answered (answered by design with no reply, or lost: the
+    exactly-once property needs to know). The message goes to the session
+    ``conn`` evaluates to (on the state *before* the step: the receiving
+    client's index + 1, 0 when nobody is connected and the bytes are lost),
+    provided ``gate`` holds (events reach only sessions in command mode; a
+    design may discard stale replies). ``ref`` is the request a reply
+    answers (for an event: the request whose handler raised it, or 0).
+
+    The remaining fields describe the message for observers of the history
+    (reply order, exactly-once, id echo, event order, negotiation), which are
+    derived from emits, never written by a design:
+
+    ``cls``        ``"return"``, ``"CommandNotFound"``, ``"GenericError"`` ...;
+    ``may_fail``   a handler ran: besides ``cls`` the reply may be an error from
+                   argument checking or the handler itself;
+    ``has_id``     the reply carries an id;
+    ``inband``     a reply to an in-band request (ordered with the others);
+    ``negotiated`` a successful qmp_capabilities reply: the session enters command mode;
+    ``id_ref``     the request whose id the reply carries (default: ``ref``);
+    ``after_event`` the command raised an event that must precede this reply;
+    ``lost``       (``silent``) the request should have been answered.
     """
 
     what: str
-    to: Expr
+    conn: Expr
     ref: int = 0
     cls: str = "return"
     has_id: bool = True
     monitor: int = 0
-    #: A handler ran: besides ``cls`` the reply may be a GenericError from argument
-    #: checking or from the handler itself; the model does not decide which.
     may_fail: bool = False
+    gate: Expr = TRUE
+    inband: Expr = TRUE
+    negotiated: Expr = FALSE
+    id_ref: Expr | None = None
+    after_event: bool = False
+    lost: Expr = FALSE
+
+    @property
+    def to(self) -> Expr:
+        """The receiving session (client index + 1), 0 when the message reaches nobody."""
+        return ite(self.gate, self.conn, lit(0))
 
 
 @dataclass(frozen=True)

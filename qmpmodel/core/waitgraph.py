@@ -8,6 +8,8 @@ model; a state is deadlocked when every edge of one cycle is present in it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import networkx as nx
 
 from qmpmodel.core.expr import Expr, all_of, any_of
@@ -16,15 +18,15 @@ from qmpmodel.core.model import Model, WaitEdge
 __all__ = ["deadlock_cycles", "no_wait_cycle"]
 
 
-def deadlock_cycles(model: Model) -> list[tuple[WaitEdge, ...]]:
-    """Every simple cycle of the union of the model's potential wait-for edges.
+def deadlock_cycles(edges: Sequence[WaitEdge] | Model) -> list[tuple[WaitEdge, ...]]:
+    """Every simple cycle of the union of potential wait-for edges (a model's, or given).
 
     Parallel edges between two nodes are merged into one edge whose condition
     is their disjunction. The order is deterministic (shortest first, then by
     node names), independent of hash seeds.
     """
     g = nx.MultiDiGraph()
-    for e in model.wait_edges:
+    for e in (edges.wait_edges if isinstance(edges, Model) else edges):
         g.add_edge(e.waiter, e.holder, edge=e)
     simple = nx.DiGraph()
     simple.add_edges_from((u, v) for u, v in g.edges())
@@ -47,6 +49,6 @@ def _merge(edges: list[WaitEdge]) -> WaitEdge:
     return WaitEdge(e0.waiter, e0.holder, " / ".join(e.reason for e in edges), any_of(e.when for e in edges))
 
 
-def no_wait_cycle(model: Model) -> Expr:
+def no_wait_cycle(edges: Sequence[WaitEdge] | Model) -> Expr:
     """True in a state where no wait-for cycle is complete."""
-    return ~any_of(all_of(e.when for e in cyc) for cyc in deadlock_cycles(model))
+    return ~any_of(all_of(e.when for e in cyc) for cyc in deadlock_cycles(edges))

@@ -22,14 +22,43 @@ returns ``TRUE`` where it does not apply.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from qmpmodel.core.expr import TRUE, Expr, all_of, any_of, ite, lit
-from qmpmodel.invariants import INVARIANTS, ModelView, state_predicate
-from qmpmodel.statemachine import Consts as K
+from qmpmodel.core.expr import TRUE, Expr, Var, all_of, any_of, ite, lit
+from qmpmodel.core.model import Model
+from qmpmodel.qemu.bounds import Bounds
+from qmpmodel.qemu.codes import ClientSt, Dsp, HmpCo, Rcu, Run, Tid
+from qmpmodel.qemu.designs.current import QemuCurrent
+from qmpmodel.qemu.properties import INVARIANTS
 
-__all__ = ["LEMMAS", "Lemma", "candidate_lemmas", "lemmas_for", "named_lemmas"]
+__all__ = ["LEMMAS", "Lemma", "ModelView", "candidate_lemmas", "lemmas_for", "named_lemmas"]
+
+
+@dataclass(frozen=True)
+class ModelView:
+    """The model's encoding, for lemmas: lemmas are facts about the encoding itself
+    (queue slots below qlen are filled, ...), so unlike properties they may name
+    state variables. A lemma that names a variable a design does not have is
+    skipped (:func:`named_lemmas`); a false one is pruned by the prover."""
+
+    model: Model
+    design: QemuCurrent
+    bounds: Bounds
+
+    def v(self, name: str) -> Var:
+        for var in self.model.layout.vars:
+            if var.name == name:
+                return var
+        raise KeyError(name)
+
+    def has(self, name: str) -> bool:
+        return name in self.model.layout.names
+
+    def matching(self, pattern: str) -> Iterator[Var]:
+        rx = re.compile(pattern)
+        return (v for v in self.model.layout.vars if rx.fullmatch(v.name))
 
 
 @dataclass(frozen=True)
@@ -49,7 +78,7 @@ def _clients_of(mv: ModelView, m: int) -> list[int]:
 
 def _live(mv: ModelView, c: int) -> Expr:
     st = mv.v(f"client{c}.st")
-    return (st == K.C_NEG) | (st == K.C_READY)
+    return (st == ClientSt.NEG) | (st == ClientSt.READY)
 
 
 def _queue_slots(mv: ModelView) -> Expr:
@@ -111,19 +140,19 @@ def _in_flight(mv: ModelView) -> Expr:
     count: Expr = lit(0)
     if "coroutine" in kinds:
         dpc = mv.v("dsp.pc")
-        holds = ((dpc == K.D_CO_WAIT) | (dpc == K.D_CO_END)) & (mv.v("dsp.kind") == kinds.index("coroutine") + 1)
+        holds = ((dpc == Dsp.CO_WAIT) | (dpc == Dsp.CO_END)) & (mv.v("dsp.kind") == kinds.index("coroutine") + 1)
         count = count + ite(holds, lit(1), lit(0))
     if mv.has("hmp_co.pc"):
         hpc = mv.v("hmp_co.pc")
-        count = count + ite(((hpc == K.H_WAIT) | (hpc == K.H_END)) & (mv.v("hmp_co.kind") == 1), lit(1), lit(0))
+        count = count + ite(((hpc == HmpCo.WAIT) | (hpc == HmpCo.END)) & (mv.v("hmp_co.kind") == 1), lit(1), lit(0))
     return mv.v("blk.in_flight") == count
 
 
 def _thread_names(mv: ModelView) -> list[tuple[int, str]]:
-    out = [(K.MAIN, "main")]
+    out = [(Tid.MAIN, "main")]
     i = 0
     while mv.has(f"vcpu{i}.pc"):
-        out.append((K.VCPU0 + i, f"vcpu{i}"))
+        out.append((Tid.VCPU0 + i, f"vcpu{i}"))
         i += 1
     return out
 
@@ -134,8 +163,8 @@ def _handler_owner(mv: ModelView) -> Expr:
     bh_on, dpc = mv.v("bh.on"), mv.v("dsp.pc")
     for tid, name in _thread_names(mv):
         pc = mv.v(f"{name}.pc")
-        inside = (pc == K.BLOCKED) | (pc == K.RCU_WAIT) | (pc == K.RCU_REACQ)
-        parts.append(~inside | ((bh_on == tid) & (dpc == K.D_BH)))
+        inside = (pc == Run.BLOCKED) | (pc == Run.RCU_WAIT) | (pc == Run.RCU_REACQ)
+        parts.append(~inside | ((bh_on == tid) & (dpc == Dsp.BH)))
         parts.append((bh_on != tid) | inside)
     return all_of(parts)
 
@@ -143,7 +172,7 @@ def _handler_owner(mv: ModelView) -> Expr:
 def _active(mv: ModelView) -> Expr:
     """The dispatcher holds a dequeued request (between pop and reply)."""
     dpc = mv.v("dsp.pc")
-    return (dpc != K.D_WAIT) & (dpc != K.D_POP) & (dpc != K.D_EXIT)
+    return (dpc != Dsp.WAIT) & (dpc != Dsp.POP) & (dpc != Dsp.EXIT)
 
 
 def _frozen(mv: ModelView) -> Expr:
@@ -167,23 +196,23 @@ def _rcu_waiters(mv: ModelView) -> Expr:
         if mv.has(f"rcu.waits_{name}"):
             w = mv.v(f"rcu.waits_{name}")
             flags.append(w)
-            parts.append(w == (mv.v(f"{name}.pc") == K.RCU_WAIT))
+            parts.append(w == (mv.v(f"{name}.pc") == Run.RCU_WAIT))
     if mv.has("rcu.waits_dispatcher"):
         w = mv.v("rcu.waits_dispatcher")
         flags.append(w)
-        parts.append(~w | (mv.v("dsp.pc") == K.D_CO_WAIT))
+        parts.append(~w | (mv.v("dsp.pc") == Dsp.CO_WAIT))
     if mv.has("rcu.waits_hmp_coroutine"):
         w = mv.v("rcu.waits_hmp_coroutine")
         flags.append(w)
-        parts.append(~w | (mv.v("hmp_co.pc") == K.H_WAIT))
-    parts.append((mv.v("rcu.pc") != K.R_IDLE) == any_of(flags))
+        parts.append(~w | (mv.v("hmp_co.pc") == HmpCo.WAIT))
+    parts.append((mv.v("rcu.pc") != Rcu.IDLE) == any_of(flags))
     return all_of(parts)
 
 
 def _dispatcher_busy(mv: ModelView) -> Expr:
     """``busy`` is false only while the dispatcher is parked (idle or exited)."""
     dpc, busy = mv.v("dsp.pc"), mv.v("dsp.busy")
-    return ((dpc == K.D_WAIT) | (dpc == K.D_EXIT) | busy) & ((dpc != K.D_WAIT) | ~busy)
+    return ((dpc == Dsp.WAIT) | (dpc == Dsp.EXIT) | busy) & ((dpc != Dsp.WAIT) | ~busy)
 
 
 def _coroutine_wait(mv: ModelView) -> Expr:
@@ -193,11 +222,11 @@ def _coroutine_wait(mv: ModelView) -> Expr:
     why: Expr = io
     if mv.has("rcu.waits_dispatcher"):
         why = why | mv.v("rcu.waits_dispatcher")
-    parts = [~io | (dpc == K.D_CO_WAIT), (dpc != K.D_CO_WAIT) | why]
+    parts = [~io | (dpc == Dsp.CO_WAIT), (dpc != Dsp.CO_WAIT) | why]
     if mv.has("rcu.waits_dispatcher"):
         parts.append(~(io & mv.v("rcu.waits_dispatcher")))
     if mv.has("blk.io_hmp") and mv.has("hmp_co.pc"):
-        parts.append(~mv.v("blk.io_hmp") | (mv.v("hmp_co.pc") == K.H_WAIT))
+        parts.append(~mv.v("blk.io_hmp") | (mv.v("hmp_co.pc") == HmpCo.WAIT))
     return all_of(parts)
 
 
@@ -235,7 +264,7 @@ def _oob_session(mv: ModelView) -> Expr:
             mine = any_of(req == r for r in _refs_of(mv, c))
             parts.append(~(running & mine & (mv.v(f"mon{m}.conn") == c + 1)) | oob)
             # command mode was on when it was dequeued; only a later session's connect resets it
-            later = [mv.v(f"client{x}.st") != K.C_NEW for x in _clients_of(mv, m) if x > c]
+            later = [mv.v(f"client{x}.st") != ClientSt.NEW for x in _clients_of(mv, m) if x > c]
             parts.append(~(running & mine) | mv.v(f"mon{m}.command_mode") | any_of(later))
         cs = _clients_of(mv, m)
         if cs and mv.bounds.negotiate_first:
@@ -248,8 +277,8 @@ def _oob_session(mv: ModelView) -> Expr:
 def _owner(mv: ModelView, m: int, c: int) -> Expr:
     """Client ``c`` is the session whose requests monitor ``m`` holds: live, or closed and not yet cleaned up."""
     conn, closing = mv.v(f"mon{m}.conn"), mv.v(f"mon{m}.closing")
-    later = [mv.v(f"client{x}.st") == K.C_NEW for x in _clients_of(mv, m) if x > c]
-    gone = all_of([conn == 0, closing, mv.v(f"client{c}.st") == K.C_GONE, *later])
+    later = [mv.v(f"client{x}.st") == ClientSt.NEW for x in _clients_of(mv, m) if x > c]
+    gone = all_of([conn == 0, closing, mv.v(f"client{c}.st") == ClientSt.GONE, *later])
     return (conn == c + 1) | gone
 
 
@@ -287,7 +316,7 @@ def _dispatcher_request(mv: ModelView) -> Expr:
         for c in _clients_of(mv, m):
             for i, r in enumerate(_refs_of(mv, c)):
                 alts.append((req == r) & (dmon == m) & (kind == _kind_of(mv, c, i))
-                            & (mv.v(f"client{c}.sent") > i) & (mv.v(f"client{c}.st") != K.C_NEW))
+                            & (mv.v(f"client{c}.sent") > i) & (mv.v(f"client{c}.st") != ClientSt.NEW))
     return ~_active(mv) | any_of(alts)
 
 
@@ -298,7 +327,7 @@ def _session_order(mv: ModelView) -> Expr:
         cs = _clients_of(mv, m)
         for a, c in enumerate(cs):
             for e in cs[:a]:
-                parts.append((mv.v(f"client{c}.st") == K.C_NEW) | (mv.v(f"client{e}.st") == K.C_GONE))
+                parts.append((mv.v(f"client{c}.st") == ClientSt.NEW) | (mv.v(f"client{e}.st") == ClientSt.GONE))
     return all_of(parts)
 
 
@@ -313,13 +342,13 @@ def _first_negotiation(mv: ModelView) -> Expr:
             continue
         c = cs[0]
         r = _refs_of(mv, c)[0]
-        waiting = [(mv.v(f"client{c}.sent") == 0) & (mv.v(f"client{c}.st") != K.C_GONE)]
+        waiting = [(mv.v(f"client{c}.sent") == 0) & (mv.v(f"client{c}.st") != ClientSt.GONE)]
         waiting += [mv.v(f"mon{m}.q{j}") == r for j in range(mv.bounds.queue_max)]
         j = 0
         while mv.has(f"mon{m}.in{j}"):
             waiting.append(mv.v(f"mon{m}.in{j}") == r)
             j += 1
-        waiting.append((mv.v("dsp.req") == r) & (mv.v("dsp.mon") == m) & (mv.v("dsp.pc") == K.D_DISPATCH))
+        waiting.append((mv.v("dsp.req") == r) & (mv.v("dsp.mon") == m) & (mv.v("dsp.pc") == Dsp.DISPATCH))
         parts.append(~any_of(waiting) | ~mv.v(f"mon{m}.command_mode"))
     return all_of(parts)
 
@@ -394,11 +423,14 @@ LEMMAS: tuple[Lemma, ...] = (
 
 def named_lemmas(mv: ModelView) -> list[tuple[str, Expr]]:
     """Every applicable structural lemma on this model, by name."""
-    if mv.design.dispatch == "direct":
+    if not mv.design.has_dispatcher():
         return []
     out = []
     for lem in LEMMAS:
-        e = lem.build(mv)
+        try:
+            e = lem.build(mv)
+        except KeyError:  # the design's encoding lacks a variable this lemma is about
+            continue
         if not (e.op == "const" and e.args[0] is True):
             out.append((lem.name, e))
     return out
@@ -418,7 +450,7 @@ def candidate_lemmas(mv: ModelView) -> list[tuple[str, Expr]]:
             out.append((f"range:{v.name}", (v >= v.lo) & (v <= v.hi)))
     for inv in INVARIANTS:
         if inv.kind == "state":
-            e = state_predicate(inv, mv)
+            e = inv.predicate(mv.design)
             if not (e.op == "const" and e.args[0] is True):
                 out.append((f"invariant:{inv.name}", e))
     return out

@@ -1,4 +1,4 @@
-"""Goal expressions over a model's state variables (``qmpmodel reach --goal``).
+"""Goal expressions over a model's probes (``qmpmodel reach --goal``).
 
 Syntax (precedence from loosest to tightest)::
 
@@ -11,52 +11,50 @@ Syntax (precedence from loosest to tightest)::
     unary   := "-" unary | atom
     atom    := INTEGER | "true" | "false" | NAME | "(" goal ")"
 
-A NAME is a state variable, written as the model names it (``mon0.suspend_cnt``,
-``client1.st``, ``dsp.pc``) or with brackets for indices (``mon[0].suspend_cnt``,
-``mon[0].q[3]``, ``client[1].answered[2]``); a constant of
-:class:`qmpmodel.statemachine.Consts` (``D_CO_WAIT``, ``AIO``, ``IOH``,
-``N_DRAIN``, ``C_READY``, ...); or one of these aliases:
+A NAME is a probe the model publishes (:meth:`qmpmodel.qemu.probes.QemuProbes.named_probes`),
+never a state variable:
 
-==============================  ==========================================
-``mon[i].suspended``            ``mon{i}.suspend_cnt > 0``
-``mon[i].queue_len``            ``mon{i}.qlen``
-``mon[i].queue[j]``             ``mon{i}.q{j}``
-``mon[i].connected``            ``mon{i}.conn != 0``
-``client[c].state``             ``client{c}.st``
-``client[c].connected``         ``client{c}.st == C_NEG or client{c}.st == C_READY``
-``dispatcher.X``                ``dsp.X``
-``main.draining``               ``main.nest == N_DRAIN``
-``iohandler_ctx``               the constant ``IOH`` (an AioContext)
-``qemu_aio_context``            the constant ``AIO``
-==============================  ==========================================
+==================================  ===================================================
+``mon[i].suspended``                the monitor's reader is suspended
+``mon[i].suspend_cnt``              its suspend count
+``mon[i].queue_len``, ``mon[i].queue[j]``   in-band queue length, the request at position j
+``mon[i].connected``, ``mon[i].session``    a session is open, which (client index + 1)
+``mon[i].command_mode``, ``mon[i].oob``     negotiation done, OOB accepted
+``mon[i].executing``                an in-band request of this monitor is executing
+``client[c].connected``, ``.negotiated``, ``.sent``, ``.answered[i]``  a session and its requests
+``client[c].foreign_reply`` ...     what the session observed (every history flag)
+``dispatcher.executing``, ``dispatcher.request``  any in-band request executing, its ref
+``coroutine.ctx``, ``handler_bh.ctx``   where a coroutine handler / the handler BH runs
+``main.draining``, ``hmp.nested_loop``, ``block.in_flight``, ``vcpu[v].in_mmio`` ...
+``shutdown.requested``, ``shutdown.done``, ``pending``, ``unanswered``, ``wait_cycle``
+``iohandler_ctx``, ``qemu_aio_context``   AioContext constants
+==================================  ===================================================
 
-Boolean variables are ``true``/``false``; comparing one with ``0`` or ``1`` is
-accepted. The goal must be boolean. Every error is an
-:class:`~qmpmodel.errors.InputError` from ``"<query>"`` naming the 1-based
-column, with close matches for a misspelt name. Examples::
+``qmpmodel reach SPEC --list`` prints every name of a spec's model. Boolean
+probes are ``true``/``false``; comparing one with ``0`` or ``1`` is accepted.
+The goal must be boolean. Every error is an :class:`~qmpmodel.errors.InputError`
+from ``"<query>"`` naming the 1-based column, with close matches for a
+misspelt name. Examples::
 
     mon[0].suspended and mon[0].queue_len == 0
-    dsp.pc == D_CO_WAIT and dsp.ctx == iohandler_ctx and main.draining
+    coroutine.ctx == iohandler_ctx and main.draining
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from qmpmodel.core.expr import Expr, Var, all_of, any_of, lit
-from qmpmodel.core.model import Model
+from qmpmodel.core.expr import Expr, all_of, any_of, lit
 from qmpmodel.errors import InputError, close_matches
-from qmpmodel.statemachine import Consts as K
+from qmpmodel.qemu.probes import AioContext, Probes
 
 __all__ = ["CONSTANTS", "parse_goal", "query_names"]
 
 #: Named constants usable in a goal.
 CONSTANTS: dict[str, int] = {
-    **{k: v for k, v in vars(K).items() if k.isupper() and isinstance(v, int)},
-    "iohandler_ctx": K.IOH,
-    "qemu_aio_context": K.AIO,
+    "iohandler_ctx": int(AioContext.IOH),
+    "qemu_aio_context": int(AioContext.AIO),
 }
 
 _TOKEN = re.compile(r"""
@@ -104,46 +102,17 @@ def _tokens(text: str) -> list[_Tok]:
     return out
 
 
-def _canonical(name: str) -> str:
-    """``mon[0].q[3]`` -> ``mon0.q3``."""
-    return re.sub(r"\[\s*(\d+)\s*\]", r"\1", name)
-
-
-def _aliases(model: Model) -> dict[str, Callable[[], Expr]]:
-    by = {v.name: v for v in model.layout.vars}
-    out: dict[str, Callable[[], Expr]] = {}
-    for name, v in by.items():
-        head, _, tail = name.partition(".")
-        if head.startswith("mon") and tail == "suspend_cnt":
-            out[f"{head}.suspended"] = lambda v=v: v > 0
-        elif head.startswith("mon") and tail == "qlen":
-            out[f"{head}.queue_len"] = lambda v=v: v
-        elif head.startswith("mon") and re.fullmatch(r"q\d+", tail):
-            out[f"{head}.queue{tail[1:]}"] = lambda v=v: v
-        elif head.startswith("mon") and tail == "conn":
-            out[f"{head}.connected"] = lambda v=v: v != 0
-        elif head.startswith("client") and tail == "st":
-            out[f"{head}.state"] = lambda v=v: v
-            out[f"{head}.connected"] = lambda v=v: (v == K.C_NEG) | (v == K.C_READY)
-        elif head == "dsp":
-            out[f"dispatcher.{tail}"] = lambda v=v: v
-        elif name == "main.nest":
-            out["main.draining"] = lambda v=v: v == K.N_DRAIN
-    return out
-
-
-def query_names(model: Model) -> list[str]:
-    """Every name a goal over ``model`` may use (variables, aliases, constants)."""
-    return [*model.layout.names, *_aliases(model), *CONSTANTS]
+def query_names(probes: Probes) -> list[str]:
+    """Every name a goal over this model may use (probes and constants)."""
+    return [*probes.named_probes(), *CONSTANTS]
 
 
 class _Parser:
-    def __init__(self, text: str, model: Model) -> None:
+    def __init__(self, text: str, probes: Probes) -> None:
         self.toks = _tokens(text)
         self.i = 0
-        self.vars: dict[str, Var] = {v.name: v for v in model.layout.vars}
-        self.aliases = _aliases(model)
-        self.model = model
+        self.probes = probes
+        self.names = probes.named_probes()
 
     @property
     def tok(self) -> _Tok:
@@ -261,16 +230,14 @@ class _Parser:
         raise _err(t.col, "a name, a number, 'true', 'false', 'not' or '('", self.found(t))
 
     def name(self, t: _Tok) -> Expr:
-        canon = _canonical(t.text)
-        if canon in self.vars:
-            return self.vars[canon]
-        if canon in self.aliases:
-            return self.aliases[canon]()
-        if canon in CONSTANTS:
-            return lit(CONSTANTS[canon])
-        choices = query_names(self.model)
-        raise _err(t.col, "a state variable, an alias or a constant", repr(t.text),
-                   close_matches(canon, choices) or close_matches(t.text, choices))
+        key = re.sub(r"\[\s*(\d+)\s*\]", r"[\1]", t.text)
+        if key in self.names:
+            return self.names[key]()
+        if key in CONSTANTS:
+            return lit(CONSTANTS[key])
+        choices = query_names(self.probes)
+        raise _err(t.col, "a probe name or a constant (qmpmodel reach SPEC --list)", repr(t.text),
+                   close_matches(key, choices))
 
 
 def _coerce(x: Expr, other: Expr) -> Expr:
@@ -280,8 +247,8 @@ def _coerce(x: Expr, other: Expr) -> Expr:
     return x
 
 
-def parse_goal(text: str, model: Model) -> Expr:
-    """Parse ``text`` into a boolean :class:`Expr` over ``model``'s variables."""
+def parse_goal(text: str, probes: Probes) -> Expr:
+    """Parse ``text`` into a boolean :class:`Expr` over the model's probes."""
     if not text.strip():
         raise _err(1, "a goal expression", "an empty string")
-    return _Parser(text, model).goal()
+    return _Parser(text, probes).goal()

@@ -34,7 +34,7 @@ from qmpmodel.core.expr import Expr, all_of, any_of
 from qmpmodel.core.model import Model
 from qmpmodel.core.symcheck import check_group
 from qmpmodel.core.symmetry import Perm, Symmetry, SymmetryGroup
-from qmpmodel.qemu.design import Bounds
+from qmpmodel.qemu.bounds import Bounds
 
 __all__ = ["monitor_group", "qemu_symmetry"]
 

@@ -24,9 +24,9 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import networkx as nx
 
-from qmpmodel.core.expr import evaluate
+from qmpmodel.core.expr import Expr, evaluate
 from qmpmodel.core.model import Model, State
-from qmpmodel.statemachine import Consts as K
+from qmpmodel.qemu.probes import Probes
 
 __all__ = [
     "Cycle",
@@ -80,17 +80,9 @@ def node_label(name: str) -> str:
     return name
 
 
-def _requests_per_client(names: Iterable[str]) -> int:
-    return sum(1 for n in names if re.fullmatch(r"client0\.answered\d+", n))
-
-
-def ref_name(model: Model, ref: int) -> str:
+def ref_name(probes: Probes, ref: int) -> str:
     """The human name ``client{c}#{i}`` of request reference ``ref`` (0: ``-``)."""
-    nr = _requests_per_client(model.var_names)
-    if ref <= 0 or nr == 0:
-        return "-" if ref <= 0 else f"req{ref}"
-    c, i = divmod(ref - 1, nr)
-    return f"client{c}#{i}"
+    return probes.request_name(ref)
 
 
 def _as_state(model: Model, state: State | Mapping[str, int | bool]) -> State:
@@ -99,14 +91,14 @@ def _as_state(model: Model, state: State | Mapping[str, int | bool]) -> State:
     return tuple(int(x) for x in state)
 
 
-def wait_for_graph(model: Model, state: State | Mapping[str, int | bool]) -> nx.DiGraph:
+def wait_for_graph(model: Model, probes: Probes, state: State | Mapping[str, int | bool]) -> nx.DiGraph:
     """The wait-for graph of ``state`` (a state tuple, or a decoded view)."""
     s = _as_state(model, state)
     g = nx.DiGraph()
     for e in model.wait_edges:
         if evaluate(e.when, s):
             _add(g, e.waiter, e.holder, e.reason, "model")
-    _client_context(model, s, g)
+    _client_context(probes, s, g)
     return g
 
 
@@ -125,56 +117,36 @@ def _add(g: nx.DiGraph, waiter: str, holder: str, reason: str, source: str) -> N
     g.add_edge(waiter, holder, reasons=(reason,), label=reason, source=source)
 
 
-def _client_context(model: Model, s: State, g: nx.DiGraph) -> None:
+def _client_context(p: Probes, s: State, g: nx.DiGraph) -> None:
     """Clients waiting for replies, and the monitor queue/suspend state they wait behind."""
-    names = model.var_names
-    val = dict(zip(names, s, strict=True))
-    nr = _requests_per_client(names)
-    mons = sorted({int(m) for n in names for m in re.findall(r"^mon(\d+)\.qlen$", n)})
-    dsp_busy = "dsp.pc" in val and val["dsp.pc"] not in (K.D_WAIT, K.D_POP, K.D_EXIT)
-    c = 0
-    while f"client{c}.sent" in val:
-        live = val.get(f"client{c}.st") in (K.C_NEG, K.C_READY)
-        for i in range(min(val[f"client{c}.sent"], nr)):
-            if not live or val.get(f"client{c}.answered{i}", 1):
+
+    def val(e: Expr) -> int:
+        return int(evaluate(e, s))
+
+    for c in p.client_ids:
+        if not val(p.session_open(c)):
+            continue
+        m = p.client_monitor(c)
+        for i in range(min(val(p.sent(c)), p.requests_per_client)):
+            if val(p.answered(c, i)):
                 continue
-            ref = c * nr + i + 1
-            why = f"waits for the reply to {ref_name(model, ref)}"
-            where = _where_is(val, mons, ref, dsp_busy)
-            if where is None:
-                continue
-            _add(g, f"client{c}", where, why, "context")
-            m = where.split(" ")[0]
-            if where.endswith(" input"):
-                reader = "iothread" if _reads_on_iothread(model, int(m[3:])) else "main"
-                if val.get(f"{m}.suspend_cnt", 0) > 0:
-                    _add(g, where, f"{m} suspended", "not read while suspended", "context")
-                    _add(g, f"{m} suspended", "dispatcher",
-                         f"suspend_cnt = {val[f'{m}.suspend_cnt']}: resumed when the dispatcher pops",
-                         "context")
-                else:
-                    _add(g, where, reader, "parsed by the monitor's reader", "context")
-            elif where.endswith(" queue"):
+            ref = p.request(c, i)
+            why = f"waits for the reply to {p.request_name(ref)}"
+            if val(p.executing(m)) and val(p.executing_request()) == ref:
+                _add(g, f"client{c}", "dispatcher", why, "context")
+            elif val(p.queued(m, ref)):
+                where = f"mon{m} queue"
+                _add(g, f"client{c}", where, why, "context")
                 _add(g, where, "dispatcher", "popped only by the dispatcher coroutine", "context")
-        c += 1
-
-
-def _where_is(val: Mapping[str, int], mons: Sequence[int], ref: int, dsp_busy: bool) -> str | None:
-    if dsp_busy and val.get("dsp.req") == ref:
-        return "dispatcher"
-    for m in mons:
-        qlen = val[f"mon{m}.qlen"]
-        if any(val.get(f"mon{m}.q{j}") == ref for j in range(qlen)):
-            return f"mon{m} queue"
-        inlen = val.get(f"mon{m}.inlen", 0)
-        if any(val.get(f"mon{m}.in{j}") == ref for j in range(inlen)):
-            return f"mon{m} input"
-    return None
-
-
-def _reads_on_iothread(model: Model, m: int) -> bool:
-    return any(a.family == "read" and dict(a.params).get("mon") == m and a.actor == "iothread"
-               for a in model.actions)
+            elif val(p.unread(m, ref)):
+                where = f"mon{m} input"
+                _add(g, f"client{c}", where, why, "context")
+                if val(p.suspended(m)):
+                    _add(g, where, f"mon{m} suspended", "not read while suspended", "context")
+                    _add(g, f"mon{m} suspended", "dispatcher",
+                         f"suspend_cnt = {val(p.suspend_cnt(m))}: resumed when the dispatcher pops", "context")
+                else:
+                    _add(g, where, p.reader_of(m), "parsed by the monitor's reader", "context")
 
 
 def find_deadlock_cycle(g: nx.DiGraph) -> Cycle | None:

@@ -1,0 +1,90 @@
+"""do_qmp_dispatch_bh: the one-shot BH that runs a non-coroutine in-band handler (§3.5).
+
+The BH runs outside coroutine context in whichever thread polls its
+AioContext (iohandler_ctx today: only the main loop proper; before effd60c8,
+qemu_aio_context: any nested aio_poll, bugs A, B, I). The handler may block
+its thread (a FIFO open, qmp-test.c), drop the BQL inside drain_call_rcu
+(device_add, 7bed89958bfb), or raise an event before returning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from qmpmodel.core.expr import ite, lit
+from qmpmodel.core.model import Action
+from qmpmodel.qemu.codes import Ctx, Dsp, Nest, Run
+from qmpmodel.qemu.harness import Thread
+from qmpmodel.qemu.kinds import KINDS
+from qmpmodel.qemu.parts.dispatch import QmpDispatch
+from qmpmodel.qemu.steps import Update, step
+
+__all__ = ["HandlerBH"]
+
+
+class HandlerBH(QmpDispatch):
+    """The handler BH, blocked handlers' completion, and drain_call_rcu's return."""
+
+    def bh_runs(self, k: str) -> bool:
+        """Request kind ``k`` can reach do_qmp_dispatch_bh."""
+        kind = KINDS.get(k)
+        if kind is None or not (kind.form == "execute" or (kind.form == "exec-oob" and self.runs_queued_oob(kind.command))):
+            return False
+        return not self.is_coroutine_command(kind.command)
+
+    def handler_bh_actions(self) -> Iterator[Action]:
+        d = self.dsp
+        for ctx in (Ctx.IOH, Ctx.AIO):
+            for t, g, top in self.pollers(ctx):
+                for m in self.mons:
+                    for r, c, i in self.refs_of_mon(m.idx):
+                        for k in self.kinds_for(c, i):
+                            if not self.bh_runs(k):
+                                continue
+                            cmd = KINDS[k].command
+                            gg = g & (self.bhctx == ctx) & (d.req == r) & (d.kind == self.kid(k)) & (d.pc == Dsp.BH)
+                            u = Update({self.bhctx: 0})
+                            self.nested_flag(t, self.xnest, u)
+                            self.do_qmp_dispatch_bh(t, u, c, i, cmd)
+                            yield from self.action("handler_bh", t.name, gg, u, "main" if t is self.main else "",
+                                                   thread=t.tid, ctx=ctx, top=int(top), req=r, kind=self.kid(k))
+        yield from self.handler_completions()
+
+    @step("do_qmp_dispatch_bh", ref="§3.5")
+    def do_qmp_dispatch_bh(self, t: Thread, u: Update, c: int, i: int, cmd: str) -> None:
+        """Run the handler on thread ``t`` (holding the BQL), then wake the dispatcher."""
+        d = self.dsp
+        if cmd == "blocking":
+            # the handler blocks its thread, BQL held (FIFO open, qmp-test.c)
+            u.update({t.pc: Run.BLOCKED, self.bhon: t.tid, self.bql: t.tid})
+        elif cmd == "device_add":
+            # drain_call_rcu drops the BQL while it waits (§7 A)
+            u.update({t.pc: Run.RCU_WAIT, self.bhon: t.tid, self.bql: 0})
+            self.drain_call_rcu_enqueue(t.tid, u)
+        else:
+            if cmd == "event":
+                self.handler_event(u, c, i)
+            u.update({d.pc: Dsp.REPLY, d.sched: d.ctx})
+
+    @step("qapi_event_emit", "from a handler", ref="§4, §8.22")
+    def handler_event(self, u: Update, c: int, i: int) -> None:
+        """An event raised by the handler is written before it returns."""
+        self.monitor_qapi_event_emit(u, c, i)
+
+    def handler_completions(self) -> Iterator[Action]:
+        d = self.dsp
+        for t in self.threads:
+            done = {t.pc: Run.RUN, self.bhon: 0, d.pc: Dsp.REPLY, d.sched: d.ctx,
+                    self.bql: ite(t.nest == Nest.NONE, lit(0), lit(t.tid))}
+            # the blocked handler finishes (external completion: the FIFO is written)
+            yield from self.action("blocking_complete", "env", (t.pc == Run.BLOCKED) & (self.bhon == t.tid),
+                                   Update(dict(done)), "env" if self.bounds.fair_completion else "", thread=t.tid)
+            # drain_call_rcu returns once the BQL is taken again
+            yield from self.action("drain_call_rcu_return", t.name,
+                                   (t.pc == Run.RCU_REACQ) & (self.bhon == t.tid) & (self.bql == 0),
+                                   Update(dict(done)), "main" if t is self.main else "vcpu", thread=t.tid)
+        yield from self.deferred_event_actions()
+
+    def deferred_event_actions(self) -> Iterator[Action]:
+        """Events emitted later from a BH (none in QEMU: the mutant event-deferred has them)."""
+        yield from ()
