@@ -44,7 +44,7 @@ def test_group_of_three_monitors() -> None:
     assert g is not None and g.order == 6 and len(g.generators) == 2 and g.closed()
     # monitors differing in client count are not interchangeable
     b2 = Bounds(monitors=2, clients=3, requests=1, mix=("quick",))
-    assert monitor_group(build_model(Design({}), b2, "<test>"), b2) is None
+    assert monitor_group(build(Design({}), b2, "<test>").model, b2) is None
 
 
 def test_swap_renames_clients_and_requests() -> None:
