@@ -8,6 +8,7 @@ Pure: no printing, no files, no clock (the CLI times the run and fills
 
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass
 from typing import Protocol
@@ -18,6 +19,7 @@ from qmpmodel.core.task import CheckTask, Observer, Property
 from qmpmodel.errors import InputError
 from qmpmodel.qemu.lemmas import ModelView, candidate_lemmas
 from qmpmodel.qemu.probes import Probes
+from qmpmodel.qemu.symmetry import qemu_symmetry
 from qmpmodel.specs import Spec
 from qmpmodel.statemachine import QemuModel, build
 
@@ -28,6 +30,8 @@ ENGINES = {
     "explicit": "qmpmodel.engines.explicit",
     "hypothesis": "qmpmodel.engines.hypothesis",
     "smt": "qmpmodel.engines.smt",
+    "native": "qmpmodel.engines.native",
+    "spin": "qmpmodel.engines.spin",
 }
 
 
@@ -62,8 +66,10 @@ def prepare(spec: Spec) -> Prepared:
     """Build the spec's model and the task every engine receives."""
     qm = build(spec.design, spec.bounds, spec.path)
     view = ModelView(qm.model, qm.design, spec.bounds)
-    task = CheckTask(qm.model, tuple((inv.on(qm.design), exp) for inv, exp in spec.expectations),
-                     lambda: candidate_lemmas(view))
+    obligations = tuple((inv.on(qm.design), exp) for inv, exp in spec.expectations)
+    task = CheckTask(qm.model, obligations, lambda: candidate_lemmas(view),
+                     functools.cache(lambda: qemu_symmetry(qm.model, spec.bounds,
+                                                           [(p.name, p.expr) for p, _ in obligations])))
     return Prepared(spec, qm, task)
 
 

@@ -316,9 +316,9 @@ def _confirm_lasso(model: Model, goal: Expr, t: ItfTrace, visited: list[Any], ac
         if not evaluate(goal, st):
             return ReplayOutcome(False, f"state {k}: no request is pending inside the loop", k)
     taken = {model.actions[a].fair + ":" + model.actions[a].actor for a in actions[t.loop:]}
-    from qmpmodel.engines.explicit import fair_groups
+    from qmpmodel.engines.explicit import fair_group_actions
 
-    for g, idxs in sorted(fair_groups(model, fairness).items()):
+    for g, idxs in sorted(fair_group_actions(model, fairness).items()):
         guard = any_of(model.actions[i].guard for i in idxs)
         if all(evaluate(guard, st) for st in loop_states) and g not in taken:
             return ReplayOutcome(False, f"state {t.loop}: the loop is unfair to {g}", t.loop)

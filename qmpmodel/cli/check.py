@@ -31,7 +31,7 @@ from qmpmodel.cli.common import (
     plural,
     write_output,
 )
-from qmpmodel.cli.progress import _Budget
+from qmpmodel.cli.progress import _Budget, parse_size
 from qmpmodel.cli.select import item_names, parse_selector
 from qmpmodel.core.results import CheckResult, EngineOptions, worst
 from qmpmodel.errors import InputError, raise_all
@@ -88,7 +88,8 @@ def load_selected(paths: tuple[str, ...] | list[str], pattern: str | None) -> tu
 @click.command(epilog=exit_status_help(
     "The expectations are each spec's [expect] table; an invariant the table does not name is expected to hold."))
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--engine", default="explicit", show_default=True, help="explicit, hypothesis or smt")
+@click.option("--engine", default="explicit", show_default=True,
+              help="explicit, native (generated C kernel), hypothesis, smt or spin")
 @click.option("-k", "pattern", metavar="PATTERN", help=_K_HELP)
 @click.option("-x", "--exitfirst", is_flag=True, help="Stop after the first spec with an unmet expectation.")
 @click.option("-v", "--verbose", "verbose", count=True, help="Print every property, not only those that do not hold.")
@@ -97,6 +98,9 @@ def load_selected(paths: tuple[str, ...] | list[str], pattern: str | None) -> tu
 @click.option("--json", "json_file", metavar="FILE", help="Write the results document to FILE (- for standard output).")
 @click.option("--max-states", type=click.IntRange(min=1), help="State budget per spec (beyond it: unknown).")
 @click.option("--timeout", type=click.FloatRange(min=0.0, min_open=True), help="Seconds per spec (beyond: unknown).")
+@click.option("--max-memory", "max_memory", metavar="SIZE",
+              help="Memory budget per spec, e.g. 512M or 4G (beyond: unknown).")
+@click.option("--symmetry", is_flag=True, help="native: one state per orbit of interchangeable monitors.")
 @click.option("--examples", type=click.IntRange(min=1), default=200, show_default=True, help="hypothesis: examples.")
 @click.option("--seed", type=int, default=0, show_default=True, help="hypothesis: random seed.")
 @click.option("--depth", type=click.IntRange(min=1), help="smt: unrolling depth (default 30; 4 with --prove).")
@@ -107,7 +111,7 @@ def load_selected(paths: tuple[str, ...] | list[str], pattern: str | None) -> tu
 def check(paths: tuple[str, ...], engine: str, pattern: str | None, exitfirst: bool, verbose: int, quiet: bool,
           color: str, json_file: str | None, max_states: int | None, timeout: float | None, examples: int,
           seed: int, depth: int | None, prove: bool, out_dir: str | None, junit_file: str | None,
-          sarif_file: str | None) -> None:
+          sarif_file: str | None, max_memory: str | None = None, symmetry: bool = False) -> None:
     """Check spec files (or the specs among *.toml files under directories) against their pinned expectations.
 
     Prints a line per spec, and under it the properties that do not hold (-v: all; -q: none); an
@@ -115,6 +119,7 @@ def check(paths: tuple[str, ...], engine: str, pattern: str | None, exitfirst: b
     ends with every unmet expectation and a one-line summary.
     """
     try:
+        memory = parse_size(max_memory) if max_memory else 0
         engine_runner(engine)
         check_stdout_once(json=json_file, junit=junit_file, sarif=sarif_file)
         prepared, deselected = load_selected(paths, pattern)
@@ -127,7 +132,10 @@ def check(paths: tuple[str, ...], engine: str, pattern: str | None, exitfirst: b
     artefacts = 0
     t_all = time.monotonic()
     for p in prepared:
-        r = _check_one(p.spec, engine, max_states, timeout, examples, seed, depth, prove)
+        try:
+            r = _check_one(p.spec, engine, max_states, timeout, examples, seed, depth, prove, memory, symmetry)
+        except InputError as e:  # a proposal whose update leaves a declared range (one line, exit 2)
+            fail_input(e)
         results.append(r)
         if out_dir:
             artefacts += len(write_artefacts([r], by_spec, out_dir))
@@ -156,14 +164,14 @@ def check(paths: tuple[str, ...], engine: str, pattern: str | None, exitfirst: b
 
 
 def _check_one(spec: Spec, engine: str, max_states: int | None, timeout: float | None, examples: int, seed: int,
-               depth: int | None, prove: bool) -> CheckResult:
-    obs = _Budget(timeout, spec.path)
+               depth: int | None, prove: bool, max_memory: int = 0, symmetry: bool = False) -> CheckResult:
+    states = max_states or spec.max_states or EngineOptions().max_states
+    obs = _Budget(timeout, spec.path, states, max_memory)
     t0 = time.monotonic()
-    opts = EngineOptions(max_states=max_states or spec.max_states or EngineOptions().max_states,
-                         examples=examples, seed=seed,
+    opts = EngineOptions(max_states=states, examples=examples, seed=seed,
                          # k-induction needs a small k; bounded checking a deep unrolling
                          depth=depth or spec.depth or (4 if prove else EngineOptions().depth),
-                         prove=prove)
+                         prove=prove, max_memory=max_memory, symmetry=symmetry)
     r = check_spec(spec, engine, opts, obs)
     obs.done()
     return replace(r, seconds=time.monotonic() - t0)

@@ -43,8 +43,8 @@ def diff_cmd(base: str, proposed: str, bounds_spec: str | None, engine: str, max
     """
     from qmpmodel import __version__
     from qmpmodel.artefacts.diffreport import diff_json, diff_markdown
-    from qmpmodel.check import engine_runner
     from qmpmodel.artefacts.files import write_atomic
+    from qmpmodel.check import engine_runner
     from qmpmodel.cli.common import write_output
     from qmpmodel.core.results import EXIT_CODES, EngineOptions
     from qmpmodel.diff import diff, resolve_side

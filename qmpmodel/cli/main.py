@@ -8,6 +8,7 @@ from qmpmodel import __version__
 from qmpmodel.cli.check import check
 from qmpmodel.cli.conform import conform
 from qmpmodel.cli.diff import diff_cmd
+from qmpmodel.cli.export import export
 from qmpmodel.cli.invariants import list_invariants
 from qmpmodel.cli.proposal import new_proposal, steps_cmd
 from qmpmodel.cli.reach import reach
@@ -32,5 +33,5 @@ def main() -> None:
 
 
 for _cmd in (check, diff_cmd, list_invariants, steps_cmd, new_proposal, schema, record, conform, reach, report,
-             replay_cmd, reproduce_cmd):
+             replay_cmd, reproduce_cmd, export):
     main.add_command(_cmd)

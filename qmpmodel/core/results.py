@@ -182,6 +182,10 @@ class EngineOptions:
     #: SMT: unrolling depth, and k-induction instead of bounded checking.
     depth: int = 30
     prove: bool = False
+    #: Bytes an engine may allocate for its search (0: no budget); beyond it, ``unknown``.
+    max_memory: int = 0
+    #: Explore one state per orbit of the task's symmetry group, when it is sound.
+    symmetry: bool = False
 
 
 @dataclass
