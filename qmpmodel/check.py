@@ -32,6 +32,7 @@ ENGINES = {
     "smt": "qmpmodel.engines.smt",
     "native": "qmpmodel.engines.native",
     "spin": "qmpmodel.engines.spin",
+    "distributed": "qmpmodel.engines.distributed",
 }
 
 

@@ -20,4 +20,5 @@ if command -v apt-get >/dev/null 2>&1; then
     fi
 fi
 python3 -m pip install -q --upgrade pip
-python3 -m pip install -q -e '.[dev]'
+# cluster: Ray and numpy for the distributed engine (check --workers), so CI runs its tests
+python3 -m pip install -q -e '.[dev,cluster]'

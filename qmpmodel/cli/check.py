@@ -7,8 +7,10 @@ writes nothing. Output is described in :mod:`qmpmodel.cli.check_output`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -89,7 +91,7 @@ def load_selected(paths: tuple[str, ...] | list[str], pattern: str | None) -> tu
     "The expectations are each spec's [expect] table; an invariant the table does not name is expected to hold."))
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--engine", default="explicit", show_default=True,
-              help="explicit, native (generated C kernel), hypothesis, smt or spin")
+              help="explicit, native (generated C kernel), hypothesis, smt, spin or distributed (--workers)")
 @click.option("-k", "pattern", metavar="PATTERN", help=_K_HELP)
 @click.option("-x", "--exitfirst", is_flag=True, help="Stop after the first spec with an unmet expectation.")
 @click.option("-v", "--verbose", "verbose", count=True, help="Print every property, not only those that do not hold.")
@@ -101,6 +103,11 @@ def load_selected(paths: tuple[str, ...] | list[str], pattern: str | None) -> tu
 @click.option("--max-memory", "max_memory", metavar="SIZE",
               help="Memory budget per spec, e.g. 512M or 4G (beyond: unknown).")
 @click.option("--symmetry", is_flag=True, help="native: one state per orbit of interchangeable monitors.")
+@click.option("--workers", type=click.IntRange(min=1), metavar="N",
+              help="Distributed search: the visited set partitioned over N Ray workers, each running the "
+                   "native kernel (needs pip install 'qmpmodel[cluster]'; liveness: unknown).")
+@click.option("--ray-address", "ray_address", metavar="ADDR",
+              help="With --workers: the Ray cluster to run on (default: a local Ray on this machine).")
 @click.option("--examples", type=click.IntRange(min=1), default=200, show_default=True, help="hypothesis: examples.")
 @click.option("--seed", type=int, default=0, show_default=True, help="hypothesis: random seed.")
 @click.option("--depth", type=click.IntRange(min=1), help="smt: unrolling depth (default 30; 4 with --prove).")
@@ -111,7 +118,8 @@ def load_selected(paths: tuple[str, ...] | list[str], pattern: str | None) -> tu
 def check(paths: tuple[str, ...], engine: str, pattern: str | None, exitfirst: bool, verbose: int, quiet: bool,
           color: str, json_file: str | None, max_states: int | None, timeout: float | None, examples: int,
           seed: int, depth: int | None, prove: bool, out_dir: str | None, junit_file: str | None,
-          sarif_file: str | None, max_memory: str | None = None, symmetry: bool = False) -> None:
+          sarif_file: str | None, max_memory: str | None = None, symmetry: bool = False,
+          workers: int | None = None, ray_address: str | None = None) -> None:
     """Check spec files (or the specs among *.toml files under directories) against their pinned expectations.
 
     Prints a line per spec, and under it the properties that do not hold (-v: all; -q: none); an
@@ -120,6 +128,8 @@ def check(paths: tuple[str, ...], engine: str, pattern: str | None, exitfirst: b
     """
     try:
         memory = parse_size(max_memory) if max_memory else 0
+        if workers or ray_address:
+            engine = _distributed(engine, workers, ray_address)
         engine_runner(engine)
         check_stdout_once(json=json_file, junit=junit_file, sarif=sarif_file)
         prepared, deselected = load_selected(paths, pattern)
@@ -131,19 +141,21 @@ def check(paths: tuple[str, ...], engine: str, pattern: str | None, exitfirst: b
     by_spec = {p.spec.path: p for p in prepared}
     artefacts = 0
     t_all = time.monotonic()
-    for p in prepared:
-        try:
-            r = _check_one(p.spec, engine, max_states, timeout, examples, seed, depth, prove, memory, symmetry)
-        except InputError as e:  # a proposal whose update leaves a declared range (one line, exit 2)
-            fail_input(e)
-        results.append(r)
-        if out_dir:
-            artefacts += len(write_artefacts([r], by_spec, out_dir))
-            printer.traces.update({(r.spec, i.name): str(itf_path(out_dir, r.spec, i.name))
-                                   for i in r.invariants if i.trace is not None})
-        printer.spec(r)
-        if exitfirst and r.outcome != "met":
-            break
+    with _cluster(engine, workers, ray_address or ""):  # one Ray session for every spec
+        for p in prepared:
+            try:
+                r = _check_one(p.spec, engine, max_states, timeout, examples, seed, depth, prove, memory, symmetry,
+                               workers or 0, ray_address or "")
+            except InputError as e:  # a proposal whose update leaves a declared range (one line, exit 2)
+                fail_input(e)
+            results.append(r)
+            if out_dir:
+                artefacts += len(write_artefacts([r], by_spec, out_dir))
+                printer.traces.update({(r.spec, i.name): str(itf_path(out_dir, r.spec, i.name))
+                                       for i in r.invariants if i.trace is not None})
+            printer.spec(r)
+            if exitfirst and r.outcome != "met":
+                break
     elapsed = time.monotonic() - t_all
     wrote = []
     try:
@@ -163,15 +175,47 @@ def check(paths: tuple[str, ...], engine: str, pattern: str | None, exitfirst: b
     exit_with(worst(r.outcome for r in results))
 
 
+def _distributed(engine: str, workers: int | None, ray_address: str | None) -> str:
+    """``--workers``/``--ray-address`` select the distributed engine (built on the native kernel)."""
+    from qmpmodel.engines.distributed.cluster import INSTALL, available
+
+    if not workers:
+        raise InputError("<command line>", "--ray-address", "--workers N with it (the number of partitions)",
+                         "--ray-address alone")
+    if engine not in ("explicit", "native", "distributed"):
+        raise InputError("<command line>", "--engine", "native or distributed with --workers (each worker "
+                         "runs the native kernel)", repr(engine))
+    if not available():
+        raise InputError("<command line>", "--workers", f"Ray, an optional dependency: {INSTALL}",
+                         "ray is not installed")
+    return "distributed"
+
+
+@contextlib.contextmanager
+def _cluster(engine: str, workers: int | None, address: str) -> Iterator[None]:
+    """The Ray session of a distributed run (started once for every spec, shut down at the end)."""
+    with contextlib.ExitStack() as stack:
+        if engine == "distributed":
+            from qmpmodel.engines.distributed.cluster import session
+
+            try:
+                stack.enter_context(session(workers or 2, address))
+            except InputError as e:
+                fail_input(e)
+        yield
+
+
 def _check_one(spec: Spec, engine: str, max_states: int | None, timeout: float | None, examples: int, seed: int,
-               depth: int | None, prove: bool, max_memory: int = 0, symmetry: bool = False) -> CheckResult:
+               depth: int | None, prove: bool, max_memory: int = 0, symmetry: bool = False, workers: int = 0,
+               ray_address: str = "") -> CheckResult:
     states = max_states or spec.max_states or EngineOptions().max_states
     obs = _Budget(timeout, spec.path, states, max_memory)
     t0 = time.monotonic()
     opts = EngineOptions(max_states=states, examples=examples, seed=seed,
                          # k-induction needs a small k; bounded checking a deep unrolling
                          depth=depth or spec.depth or (4 if prove else EngineOptions().depth),
-                         prove=prove, max_memory=max_memory, symmetry=symmetry)
+                         prove=prove, max_memory=max_memory, symmetry=symmetry, workers=workers,
+                         ray_address=ray_address)
     r = check_spec(spec, engine, opts, obs)
     obs.done()
     return replace(r, seconds=time.monotonic() - t0)

@@ -186,6 +186,9 @@ class EngineOptions:
     max_memory: int = 0
     #: Explore one state per orbit of the task's symmetry group, when it is sound.
     symmetry: bool = False
+    #: Distributed engine: partitions (Ray workers), and the Ray cluster's address ("": a local Ray).
+    workers: int = 0
+    ray_address: str = ""
 
 
 @dataclass
