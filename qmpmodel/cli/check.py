@@ -177,7 +177,7 @@ def check(paths: tuple[str, ...], engine: str, pattern: str | None, exitfirst: b
 
 def _distributed(engine: str, workers: int | None, ray_address: str | None) -> str:
     """``--workers``/``--ray-address`` select the distributed engine (built on the native kernel)."""
-    from qmpmodel.engines.distributed.cluster import INSTALL, available
+    from qmpmodel.engines.distributed import INSTALL, available
 
     if not workers:
         raise InputError("<command line>", "--ray-address", "--workers N with it (the number of partitions)",

@@ -12,10 +12,34 @@ Modules:
   (session: a local Ray or a cluster; actors; the Ray pool and its faults);
 * :mod:`~qmpmodel.engines.distributed.engine`: ``run`` (verdicts, traces).
 
-Ray is optional (``pip install 'qmpmodel[cluster]'``): importing this package
-does not import it.
+Ray and numpy are optional (``pip install 'qmpmodel[cluster]'``): importing
+this package imports neither; :func:`available` says whether they are there.
 """
 
-from qmpmodel.engines.distributed.engine import run
+from __future__ import annotations
 
-__all__ = ["run"]
+import importlib.util
+
+from qmpmodel.core.results import EngineOptions, EngineResult
+from qmpmodel.core.task import CheckTask, Observer
+from qmpmodel.errors import InputError
+
+__all__ = ["INSTALL", "available", "run"]
+
+#: How to get the optional dependencies.
+INSTALL = "pip install 'qmpmodel[cluster]'"
+
+
+def available() -> bool:
+    """Whether Ray and numpy are installed."""
+    return all(importlib.util.find_spec(m) is not None for m in ("ray", "numpy"))
+
+
+def run(task: CheckTask, options: EngineOptions, observer: Observer | None = None) -> EngineResult:
+    """Engine entry point (see :mod:`qmpmodel.check` and :func:`~qmpmodel.engines.distributed.engine.run`)."""
+    if not available():
+        raise InputError("<command line>", "--workers", f"Ray, an optional dependency ({INSTALL})",
+                         "ray is not installed")
+    from qmpmodel.engines.distributed.engine import run as run_on_ray
+
+    return run_on_ray(task, options, observer)

@@ -21,7 +21,6 @@ messages).
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import logging
 import os
 import shutil
@@ -29,24 +28,17 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any
 
+from qmpmodel.engines.distributed import INSTALL, available
 from qmpmodel.engines.distributed.explore import WorkerLost
 from qmpmodel.errors import InputError
 
-__all__ = ["INSTALL", "RayPool", "Session", "available", "session"]
-
-#: How to get the optional dependency.
-INSTALL = "pip install 'qmpmodel[cluster]'"
+__all__ = ["RayPool", "Session", "session"]
 #: Object store of a local Ray: successor messages of one round are a few MiB per worker.
 _LOCAL_OBJECT_STORE = 512 << 20
 #: Seconds a live worker gets to answer a ping when a fault is being attributed.
 _PING_SECONDS = 30.0
 
 _current: Session | None = None
-
-
-def available() -> bool:
-    """Whether Ray is installed."""
-    return importlib.util.find_spec("ray") is not None
 
 
 class RayPool:
@@ -159,7 +151,7 @@ def session(workers: int, address: str = "") -> Iterator[Session]:
                          logging_level=logging.ERROR, runtime_env={"py_modules": [qmpmodel]})
             else:
                 tmp = tempfile.mkdtemp(prefix="qmpmodel-ray-")
-                ray.init(num_cpus=workers, include_dashboard=False, _temp_dir=tmp, log_to_driver=False,
+                ray.init(address="local", num_cpus=workers, include_dashboard=False, _temp_dir=tmp, log_to_driver=False,
                          logging_level=logging.ERROR, object_store_memory=_LOCAL_OBJECT_STORE,
                          namespace="qmpmodel", runtime_env={"env_vars": {"PYTHONPATH": _package_path()}})
         except (ConnectionError, RuntimeError, ValueError) as e:

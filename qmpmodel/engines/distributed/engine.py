@@ -46,7 +46,7 @@ from qmpmodel.engines.distributed.explore import (
     explore,
 )
 from qmpmodel.engines.native import engine as native
-from qmpmodel.engines.native.build import NoCompiler, system_toolchain
+from qmpmodel.engines.native.build import NoCompiler, SystemToolchain, system_toolchain
 from qmpmodel.engines.native.codegen import generate, pack_layout
 from qmpmodel.engines.native.kernel import Kernel
 from qmpmodel.errors import ModelDefinitionError
@@ -69,11 +69,11 @@ def run(task: CheckTask, options: EngineOptions, observer: Observer | None = Non
 
 
 def explore_task(task: CheckTask, options: EngineOptions, observer: Observer | None, make_pool: Any,
-                 outcome: list[Outcome] | None = None) -> EngineResult:
+                 outcome: list[Outcome] | None = None, toolchain: SystemToolchain | None = None) -> EngineResult:
     """Judge ``task`` with the distributed search on the pool ``make_pool()`` returns.
 
     ``outcome``, when given, receives the raw :class:`Outcome` (levels, message volume: the benchmark
-    reads it).
+    reads it). ``toolchain``: the compiler and flags, for the coordinator and every worker.
     """
     todo = [(p, e) for p, e in task.obligations if e != "skip"]
     judged = [(p, e) for p, e in todo if p.kind != "liveness"]
@@ -90,7 +90,7 @@ def explore_task(task: CheckTask, options: EngineOptions, observer: Observer | N
     props = [p.expr for p, _e in judged]
     source = generate(model, props, [])
     try:
-        kernel = Kernel(model, pack_layout(model), props, (), system_toolchain().load(source))
+        kernel = Kernel(model, pack_layout(model), props, (), (toolchain or system_toolchain()).load(source))
     except NoCompiler as e:
         out = native.run(task, options, observer)
         note = f"distributed engine unavailable ({e})"
@@ -101,7 +101,7 @@ def explore_task(task: CheckTask, options: EngineOptions, observer: Observer | N
     pool: Pool = make_pool()
     stuck = any(p.kind == "deadlock" for p, _e in judged)
     try:
-        pool_setup(pool, model, props, source, group)
+        pool_setup(pool, model, props, source, group, toolchain.flags if toolchain is not None else None)
     except WorkerLost as e:
         found = Outcome(lost=e)
     else:
@@ -120,9 +120,10 @@ def explore_task(task: CheckTask, options: EngineOptions, observer: Observer | N
     return _judge(task, judged, found, group, notes)
 
 
-def pool_setup(pool: Pool, model: Model, props: Sequence[Any], source: str, group: SymmetryGroup | None) -> list[int]:
+def pool_setup(pool: Pool, model: Model, props: Sequence[Any], source: str, group: SymmetryGroup | None,
+               flags: tuple[str, ...] | None = None) -> list[int]:
     """Load the kernel in every partition; returns their process ids."""
-    futs = [pool.submit(k, "setup", model, list(props), source, group) for k in range(pool.size)]
+    futs = [pool.submit(k, "setup", model, list(props), source, group, flags) for k in range(pool.size)]
     return [pool.result(k, f) for k, f in enumerate(futs)]
 
 

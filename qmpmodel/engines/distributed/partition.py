@@ -38,7 +38,7 @@ import numpy.typing as npt
 from qmpmodel.core.expr import Expr
 from qmpmodel.core.model import Model
 from qmpmodel.core.symmetry import SymmetryGroup
-from qmpmodel.engines.native.build import system_toolchain
+from qmpmodel.engines.native.build import SystemToolchain, system_toolchain
 from qmpmodel.engines.native.codegen import pack_layout
 from qmpmodel.engines.native.kernel import PENDING_BIT, STUCK_BIT, Batch, Kernel
 from qmpmodel.errors import ModelDefinitionError
@@ -168,11 +168,13 @@ class Partition:
 
     # -- set-up ----------------------------------------------------------------------------
 
-    def setup(self, model: Model, props: Sequence[Expr], source: str, group: SymmetryGroup | None) -> int:
+    def setup(self, model: Model, props: Sequence[Expr], source: str, group: SymmetryGroup | None,
+              flags: tuple[str, ...] | None = None) -> int:
         """Load the kernel compiled from ``source`` (the model's generated C; the cache makes this a
-        load when the coordinator compiled it on this machine) and start an empty partition.
-        Returns the process id (tests kill workers by it)."""
-        kernel = Kernel(model, pack_layout(model), props, (), system_toolchain().load(source))
+        load when the coordinator compiled it on this machine; ``flags``: the compiler flags, default
+        the native engine's) and start an empty partition. Returns the process id."""
+        toolchain = system_toolchain() if flags is None else SystemToolchain(flags=flags)
+        kernel = Kernel(model, pack_layout(model), props, (), toolchain.load(source))
         self._batch = _Batch(kernel, group)
         self.words = kernel.words
         self.exact = kernel.layout.exact
