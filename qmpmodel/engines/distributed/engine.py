@@ -55,8 +55,14 @@ __all__ = ["LIVENESS_NOTE", "explore_task", "run"]
 
 LIVENESS_NOTE = ("liveness not checked with --workers (run --engine native on one machine: a fair lasso "
                  "needs the whole transition graph in one place)")
-#: States each partition expands per round, on average (a round is one exchange of messages).
-ROUND_STATES = 1 << 15
+
+
+def round_states(workers: int) -> int:
+    """States each partition expands per round, on average. An exchange costs the coordinator about
+    a millisecond or two per worker (measured: ``benchmarks/distributed_scaling.py --overhead``), so
+    rounds grow with the pool to keep that a small share; 2**20 bounds a round's messages (about
+    300 MiB per worker at 4 successors of 9 words per state)."""
+    return min(1 << 20, (1 << 14) * max(2, workers))
 
 
 def run(task: CheckTask, options: EngineOptions, observer: Observer | None = None) -> EngineResult:
@@ -69,11 +75,13 @@ def run(task: CheckTask, options: EngineOptions, observer: Observer | None = Non
 
 
 def explore_task(task: CheckTask, options: EngineOptions, observer: Observer | None, make_pool: Any,
-                 outcome: list[Outcome] | None = None, toolchain: SystemToolchain | None = None) -> EngineResult:
+                 outcome: list[Outcome] | None = None, toolchain: SystemToolchain | None = None,
+                 batch: int = 0) -> EngineResult:
     """Judge ``task`` with the distributed search on the pool ``make_pool()`` returns.
 
     ``outcome``, when given, receives the raw :class:`Outcome` (levels, message volume: the benchmark
     reads it). ``toolchain``: the compiler and flags, for the coordinator and every worker.
+    ``batch``: states per partition per round (default :func:`round_states`).
     """
     todo = [(p, e) for p, e in task.obligations if e != "skip"]
     judged = [(p, e) for p, e in todo if p.kind != "liveness"]
@@ -106,7 +114,8 @@ def explore_task(task: CheckTask, options: EngineOptions, observer: Observer | N
         found = Outcome(lost=e)
     else:
         try:
-            found = explore(pool, init, len(props), stuck, options.max_states, observer, ROUND_STATES)
+            found = explore(pool, init, len(props), stuck, options.max_states, observer,
+                            batch or round_states(pool.size))
         except RangeFailure as e:
             path = native.concretize(model, group, e.path) if group is not None else list(e.path)
             raise ModelDefinitionError(f"{e.message} after the path {'/'.join(map(str, path)) or '(initial state)'}"
