@@ -35,10 +35,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from native_vs_spin import task_for  # noqa: E402
+from native_vs_spin import task_for
 
-from qmpmodel.core.results import EngineOptions  # noqa: E402
-from qmpmodel.engines.native.engine import task_kernel  # noqa: E402
+from qmpmodel.core.results import EngineOptions
+from qmpmodel.engines.native.engine import task_kernel
 
 TICK = os.sysconf("SC_CLK_TCK")
 
