@@ -18,7 +18,10 @@ scale model in ``docs/distributed.md`` extrapolates from; ``--growth`` prints na
 counts by monitors x requests (the state-space growth the scale model uses); ``--json FILE``
 writes every figure.
 
-    python3 benchmarks/distributed_scaling.py [--rows 2x4,3x2] [--workers 1,2] [--levels] [--growth]
+    python3 benchmarks/distributed_scaling.py [--rows 2x4,3x2,3x2s] [--workers 1,2] [--levels] [--growth]
+        [--overhead 1,2,4,8] [--json FILE]
+
+(``3x2s``: 3 x 2 with symmetry, the group proved by z3 before the clock starts.)
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import os
 import resource
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +43,7 @@ from native_vs_spin import task_for
 
 from qmpmodel.core.results import EngineOptions
 from qmpmodel.engines.native.engine import task_kernel
+from qmpmodel.qemu.symmetry import qemu_symmetry
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -76,27 +81,31 @@ def native_row(m: int, r: int) -> dict[str, Any]:
             "bytes_per_state": (int(found._ctx.c.cap) * 8 + found.states * 6) / found.states}
 
 
-def distributed_row(m: int, r: int, workers: int) -> dict[str, Any]:
+def distributed_row(m: int, r: int, workers: int, symmetry: bool = False) -> dict[str, Any]:
     import ray
 
     from qmpmodel.engines.distributed.cluster import session
     from qmpmodel.engines.distributed.engine import explore_task
 
-    task, _ = task_for(m, r)
+    task, bounds = task_for(m, r)
+    if symmetry:  # the group's soundness proof (z3) runs before the clock starts
+        sym = qemu_symmetry(task.model, bounds, [(p.name, p.expr) for p, _ in task.obligations])
+        task = replace(task, symmetry=lambda: sym)
     with session(workers) as s:
         pool = s.pool(workers)
         pids = ray.get([a.pid.remote() for a in pool.actors])
         cpu0 = [proc_cpu(p) for p in pids]
         outs: list[Any] = []
         c0, t0 = self_cpu(), time.perf_counter()
-        res = explore_task(task, EngineOptions(max_states=10**10, workers=workers), None, lambda: pool, outs)
+        res = explore_task(task, EngineOptions(max_states=10**10, workers=workers, symmetry=symmetry), None,
+                           lambda: pool, outs)
         wall, coord = time.perf_counter() - t0, self_cpu() - c0
         cpu = [proc_cpu(p) - c for p, c in zip(pids, cpu0, strict=True)]
         mem = ray.get([a.memory.remote() for a in pool.actors])
         hwm = [proc_hwm(p) for p in pids]
     out = outs[0]
     sent = sum(lv.sent for lv in out.levels)
-    return {"config": f"{m}x{r}", "engine": "distributed", "workers": workers, "states": res.states,
+    return {"config": f"{m}x{r}" + (" symmetry" if symmetry else ""), "engine": "distributed", "workers": workers, "states": res.states,
             "transitions": res.transitions, "depth": res.depth, "wall": wall, "cpu": cpu, "coordinator_cpu": coord,
             "partition_states": [x["states"] for x in mem],
             "bytes_per_state": [(x["visited"] + x["links"]) / max(1, x["states"]) for x in mem],
@@ -158,17 +167,21 @@ def main() -> None:
           "coordinator CPU s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for cfg in filter(None, args.rows.split(",")):
-        m, r = map(int, cfg.split("x"))
-        row = native_row(m, r)
-        rows.append(row)
-        print(show(row), flush=True)
-        for w in map(int, args.workers.split(",")):
-            row = distributed_row(m, r, w)
+        sym = cfg.endswith("s")  # 3x2s: with symmetry (distributed only)
+        m, r = map(int, cfg.rstrip("s").split("x"))
+        if not sym:
+            row = native_row(m, r)
             rows.append(row)
             print(show(row), flush=True)
-        one = next(x for x in rows if x["config"] == cfg and x["engine"] == "distributed" and x["workers"] == 1)
+        for w in map(int, args.workers.split(",")):
+            row = distributed_row(m, r, w, sym)
+            rows.append(row)
+            print(show(row), flush=True)
+        name = f"{m}x{r}" + (" symmetry" if sym else "")
+        one = next((x for x in rows if x["config"] == name and x["engine"] == "distributed" and x["workers"] == 1),
+                   None)
         for x in rows:
-            if x["config"] == cfg and x["engine"] == "distributed" and x["workers"] > 1:
+            if one is not None and x["config"] == name and x["engine"] == "distributed" and x["workers"] > 1:
                 print(f"  {cfg}: speed-up with {x['workers']} workers: {one['wall'] / x['wall']:.2f} wall, "
                       f"{max(one['cpu']) / max(x['cpu']):.2f} in CPU of the slowest worker; "
                       f"total worker CPU {sum(x['cpu']) / sum(one['cpu']):.2f}x of 1 worker's")

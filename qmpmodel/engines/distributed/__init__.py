@@ -2,6 +2,7 @@
 
 Modules:
 
+* :mod:`~qmpmodel.engines.distributed.batch`: the native batch API over numpy arrays;
 * :mod:`~qmpmodel.engines.distributed.partition` (numpy, no Ray): one worker's
   partition: the native kernel's visited set, tree links, the current and next
   levels, and the steps of a round (judge, expand, receive, rank);

@@ -94,6 +94,8 @@ def explore_task(task: CheckTask, options: EngineOptions, observer: Observer | N
         else:
             group = sym.group
             notes.append(f"symmetry: {sym.note}; states are orbits")
+    if options.max_memory:
+        notes.append("the memory budget is not applied to the workers")
     model = task.model
     props = [p.expr for p, _e in judged]
     source = generate(model, props, [])

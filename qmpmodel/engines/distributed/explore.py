@@ -3,9 +3,10 @@
 Each level is expanded in *rounds* of consecutive global ranks (``batch`` states
 per partition on average): every partition judges and expands its states of
 the round and sends each successor to its owner; the owners insert them in key
-order. When a level is done its keys are ranked globally (three exchanges, each
-partition ranking one block of parent ranks), so the next level has the
-single-process engine's order (see :mod:`~qmpmodel.engines.distributed.partition`).
+order. When a level is done its keys are ranked globally (four calls, two of
+them exchanging messages; each partition ranks one block of parent ranks), so
+the next level has the single-process engine's order (see
+:mod:`~qmpmodel.engines.distributed.partition`).
 
 The coordinator only moves handles and small reports; the successor messages
 go from partition to partition. It keeps, per property, the first violating

@@ -38,9 +38,10 @@ import numpy.typing as npt
 from qmpmodel.core.expr import Expr
 from qmpmodel.core.model import Model
 from qmpmodel.core.symmetry import SymmetryGroup
+from qmpmodel.engines.distributed.batch import NumpyBatch, mix
 from qmpmodel.engines.native.build import SystemToolchain, system_toolchain
 from qmpmodel.engines.native.codegen import pack_layout
-from qmpmodel.engines.native.kernel import PENDING_BIT, STUCK_BIT, Batch, Kernel
+from qmpmodel.engines.native.kernel import PENDING_BIT, STUCK_BIT, Kernel
 from qmpmodel.errors import ModelDefinitionError
 
 __all__ = ["ACTION_BITS", "NO_PARENT", "Partition", "RoundReport", "Violation"]
@@ -82,80 +83,6 @@ class RoundReport:
     error: tuple[int, int, str] | None = None
 
 
-def _u64(x: Any) -> U64:
-    return np.frombuffer(x, dtype=np.uint64) if len(x) else np.zeros(0, dtype=np.uint64)
-
-
-def _mix(x: U64) -> U64:
-    """The kernel's ``qm_mix`` (murmur3's finaliser): the slot hash of an exact key."""
-    x = x ^ (x >> np.uint64(33))
-    x = x * np.uint64(0xFF51AFD7ED558CCD)
-    x = x ^ (x >> np.uint64(33))
-    x = x * np.uint64(0xC4CEB9FE1A85EC53)
-    return x ^ (x >> np.uint64(33))
-
-
-class _Batch(Batch):
-    """The batch API over numpy arrays: the same C entry points as
-    :class:`~qmpmodel.engines.native.kernel.Batch`, without a Python object per state (a round
-    moves tens of thousands of states; lists of them cost more than the kernel's work)."""
-
-    def _buf(self, cdecl: str, x: npt.NDArray[Any]) -> Any:
-        return self._ffi.from_buffer(cdecl, x) if len(x) else self._ffi.NULL
-
-    def expand_np(self, words: U64) -> tuple[U64, npt.NDArray[np.uint16], npt.NDArray[np.int64]]:
-        """Successors (packed), their actions and the positions of their sources (see ``expand``)."""
-        k, w = len(words) // self.words, self.words
-        outs, acts, srcs = [], [], []
-        done, cap = 0, max(64, 8 * k)
-        used = self._ffi.new("uint64_t *")
-        while done < k:
-            o = np.empty(cap * w, np.uint64)
-            a = np.empty(cap, np.uint16)
-            s = np.empty(cap, np.uint64)
-            m = int(self._lib.qm_expand(self._ctx.c, self._buf("uint64_t[]", words[done * w:]), k - done,
-                                        self._buf("uint64_t[]", o), self._buf("uint16_t[]", a),
-                                        self._buf("uint64_t[]", s), cap, used))
-            if m < 0:
-                e = self._ctx.c.err
-                raise self.kernel.range_error(int(e.action), int(e.var), int(e.value))
-            if int(used[0]) == 0:
-                cap *= 4  # one state has more successors than the buffer holds
-                continue
-            outs.append(o[:m * w])
-            acts.append(a[:m])
-            srcs.append(s[:m].astype(np.int64) + done)
-            done += int(used[0])
-        if not outs:
-            return np.zeros(0, np.uint64), np.zeros(0, np.uint16), np.zeros(0, np.int64)
-        return np.concatenate(outs), np.concatenate(acts), np.concatenate(srcs)
-
-    def insert_np(self, words: U64) -> npt.NDArray[np.bool_]:
-        """``insert``: which states were not in the visited set."""
-        k = len(words) // self.words
-        flags = np.zeros(k, np.uint8)
-        if k and int(self._lib.qm_insert(self._ctx.c, self._buf("uint64_t[]", words), k,
-                                         self._buf("uint8_t[]", flags))) < 0:
-            raise MemoryError("visited set: allocation failure")
-        return flags.astype(bool)
-
-    def evaluate_np(self, words: U64) -> U64:
-        """``evaluate``: per state the violated-property, stuck and pending bits."""
-        k = len(words) // self.words
-        out = np.zeros(k, np.uint64)
-        if k:
-            self._lib.qm_eval(self._ctx.c, self._buf("uint64_t[]", words), k, self._buf("uint64_t[]", out))
-        return out
-
-    def fingerprints_np(self, words: U64) -> U64:
-        """``fingerprints``: 64-bit hashes of packed states."""
-        k = len(words) // self.words
-        out = np.zeros(k, np.uint64)
-        if k:
-            self._lib.qm_hash_batch(self._buf("uint64_t[]", words), k, self._buf("uint64_t[]", out))
-        return out
-
-
 class Partition:
     """The states of one fingerprint class, their links, and the current and next levels."""
 
@@ -164,7 +91,7 @@ class Partition:
         self.count = count
         self.words = 0
         self.exact = False
-        self._batch: _Batch | None = None
+        self._batch: NumpyBatch | None = None
 
     # -- set-up ----------------------------------------------------------------------------
 
@@ -175,7 +102,7 @@ class Partition:
         the native engine's) and start an empty partition. Returns the process id."""
         toolchain = system_toolchain() if flags is None else SystemToolchain(flags=flags)
         kernel = Kernel(model, pack_layout(model), props, (), toolchain.load(source))
-        self._batch = _Batch(kernel, group)
+        self._batch = NumpyBatch(kernel, group)
         self.words = kernel.words
         self.exact = kernel.layout.exact
         self.links_owner = array("H")
@@ -188,7 +115,7 @@ class Partition:
         return self.pid()
 
     @property
-    def batch(self) -> _Batch:
+    def batch(self) -> NumpyBatch:
         if self._batch is None:
             raise RuntimeError("partition used before setup")
         return self._batch
@@ -321,7 +248,7 @@ class Partition:
         the exact key's slot hash (a bijection) or the fingerprint, as the kernel does.
         """
         rows = ordered.reshape(-1, self.words)
-        h = _mix(rows[:, 0] + np.uint64(1)) if self.exact else self.batch.fingerprints_np(ordered)
+        h = mix(rows[:, 0] + np.uint64(1)) if self.exact else self.batch.fingerprints_np(ordered)
         o = np.argsort(h)
         hs = h[o]
         starts = np.flatnonzero(np.concatenate([[True], hs[1:] != hs[:-1]]))
