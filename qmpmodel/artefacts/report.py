@@ -162,6 +162,8 @@ def _cex_blocks(r: CheckResult, inv: InvariantResult, prepared: Any, svg_name: s
     ]
     if inv.note:
         blocks.append(("p", f"Note: {inv.note}."))
+    if inv.clause:
+        blocks.append(("p", f"Why it fails in the last state: {inv.clause}."))
     if itf:
         # the link is relative to this page; the command to the directory `qmpmodel check` ran in
         blocks.append(("p", f"Trace: [`{itf}`]({itf}) (ITF); replay it, from the directory where "
@@ -192,10 +194,10 @@ def _cex_blocks(r: CheckResult, inv: InvariantResult, prepared: Any, svg_name: s
     rows = []
     for k, (st, diff) in enumerate(zip(tr.steps, step_diffs(tr), strict=True), start=1):
         mark = " ↺" if tr.loop is not None and k == tr.loop + 1 else ""
-        ch = "<br>".join(f"`{n}`: {_fmt(a)} → {_fmt(b)}" for n, a, b in diff) or "(stutter)"
-        rows.append([f"{k}{mark}", st.actor, f"`{st.label}`", ch])
-    blocks.append(("table", ["#", "actor", "action", "changed"], rows))
-    nonzero = ", ".join(f"`{n}` = {_fmt(v)}" for n, v in tr.initial.items() if v) or "every variable 0/false"
+        ch = "<br>".join(f"`{n}`: {tr.show(n, a)} → {tr.show(n, b)}" for n, a, b in diff) or "(stutter)"
+        rows.append([f"{k}{mark}", st.actor, f"`{st.label}`", st.qemu, ch])
+    blocks.append(("table", ["#", "actor", "action", "QEMU function", "changed"], rows))
+    nonzero = ", ".join(f"`{n}` = {tr.show(n, v)}" for n, v in tr.initial.items() if v) or "every variable 0/false"
     blocks.append(("p", f"Initial state (non-zero variables): {nonzero}."))
     return blocks
 

@@ -25,7 +25,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -131,14 +131,25 @@ class Expr:
 class Var(Expr):
     """A state variable: slot ``index`` of the state tuple, with a finite range."""
 
-    __slots__ = ("hi", "index", "lo", "name")
+    __slots__ = ("hi", "index", "labels", "lo", "name")
 
-    def __init__(self, name: str, index: int, sort: str, lo: int, hi: int) -> None:
+    def __init__(self, name: str, index: int, sort: str, lo: int, hi: int,
+                 labels: Mapping[int, str] | None = None) -> None:
         super().__init__("var", sort, (index,))
         self.name = name
         self.index = index
         self.lo = lo
         self.hi = hi
+        #: what each value means, for people (``{1: "iohandler_ctx"}``); rendering only
+        self.labels: Mapping[int, str] = labels or {}
+
+    def show(self, value: int | bool) -> str:
+        """``value`` as a person reads it: its label (and the number), or true/false."""
+        label = self.labels.get(int(value))
+        if self.sort == "bool":
+            text = "true" if value else "false"
+            return f"{label} ({text})" if label else text
+        return f"{label} ({int(value)})" if label else str(int(value))
 
     def __repr__(self) -> str:
         return f"Var({self.name})"
@@ -161,8 +172,11 @@ class StateLayout:
         self._names.add(name)
         return v
 
-    def int(self, name: str, lo: int, hi: int) -> Var:
-        return self._add(name, "int", lo, hi)
+    def int(self, name: str, lo: int, hi: int, labels: Mapping[int, str] | None = None) -> Var:
+        v = self._add(name, "int", lo, hi)
+        if labels:
+            v.labels = labels
+        return v
 
     def bool(self, name: str) -> Var:
         return self._add(name, "bool", 0, 1)
