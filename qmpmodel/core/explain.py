@@ -11,6 +11,7 @@ variables.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 from qmpmodel.core.expr import Expr, Var, evaluate, variables_of
 
@@ -23,7 +24,7 @@ def to_text(e: Expr, vars_: Sequence[Var]) -> str:
     """``e`` with variable names, as a person writes it."""
     op = e.op
     if op == "var":
-        return vars_[e.args[0]].name  # type: ignore[index]
+        return vars_[cast(int, e.args[0])].name
     if op == "const":
         v = e.args[0]
         return ("true" if v else "false") if isinstance(v, bool) else str(v)
@@ -42,8 +43,8 @@ def to_text(e: Expr, vars_: Sequence[Var]) -> str:
 def _side(x: Expr, other: Expr, vars_: Sequence[Var]) -> str:
     """A constant compared with a labelled variable is shown by its label."""
     if x.op == "const" and other.op == "var":
-        labels = vars_[other.args[0]].labels  # type: ignore[index]
-        label = labels.get(int(x.args[0]))  # type: ignore[call-overload]
+        labels = vars_[cast(int, other.args[0])].labels
+        label = labels.get(int(cast(int, x.args[0])))
         if label:
             return f"{x.args[0]} ({label})"
     return to_text(x, vars_)
@@ -74,7 +75,7 @@ def failing_clause(prop: Expr, s: Sequence[int], vars_: Sequence[Var]) -> str:
     more = f" (and {len(names) - 6} more)" if len(names) > 6 else ""
     text = to_text(clause, vars_)
     if clause.op == "var":
-        var = vars_[clause.args[0]]  # type: ignore[index]
+        var = vars_[cast(int, clause.args[0])]
         label = var.labels.get(int(value)) if var.sort == "bool" else None
         return f"{label} ({text} is {'true' if value else 'false'})" if label else \
             f"{text} is {'true' if value else 'false'}"

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Union, cast
 
 from qmpmodel.errors import ModelDefinitionError
 
@@ -290,7 +290,7 @@ def select(table: Sequence[Operand], index: Operand, base: int = 0) -> Expr:
     if not cells:
         raise ModelDefinitionError("select() from an empty table")
     if idx.op == "const":
-        k = int(idx.args[0]) - base  # type: ignore[call-overload]
+        k = int(cast(int, idx.args[0])) - base
         return cells[min(max(k, 0), len(cells) - 1)]
     out = cells[-1]
     for k in range(len(cells) - 2, -1, -1):
@@ -330,7 +330,7 @@ def evaluate(e: Expr, s: Sequence[int]) -> int | bool:
     """Evaluate ``e`` on a concrete state tuple (slow path: tests and replay)."""
     op = e.op
     if op == "var":
-        return s[e.args[0]]  # type: ignore[index]
+        return s[cast(int, e.args[0])]
     if op == "const":
         return e.args[0]  # type: ignore[return-value]
     a = e.args
@@ -374,9 +374,9 @@ def interval(e: Expr, ranges: Sequence[tuple[int, int]]) -> tuple[int, int]:
         if x.sort == "bool":
             out = (0, 1)
         elif op == "var":
-            out = ranges[x.args[0]]  # type: ignore[index]
+            out = ranges[cast(int, x.args[0])]
         elif op == "const":
-            out = (int(x.args[0]), int(x.args[0]))  # type: ignore[call-overload]
+            out = (int(cast(int, x.args[0])), int(cast(int, x.args[0])))
         elif op == "ite":
             a, b = go(x.args[1]), go(x.args[2])  # type: ignore[arg-type]
             out = (min(a[0], b[0]), max(a[1], b[1]))

@@ -23,7 +23,7 @@ def trace_from_path(model: Model, init: State, actions: Sequence[int], loop: int
     Raises :class:`ValueError` naming the step when an action is not enabled.
     """
     s = init
-    steps = []
+    steps: list[TraceStep] = []
     for a in actions:
         act = model.actions[a]
         if not act.enabled(s):

@@ -52,10 +52,10 @@ XSD = {XShutdown.NONE: "none", XShutdown.DEQ_AFTER_SHUTDOWN: "a request dequeued
 
 
 def _threads(h: Harness) -> dict[int, str]:
-    out = {Tid.NONE: "nobody", Tid.MAIN: "main loop", Tid.IOT: "I/O thread"}
-    out.update({Tid.VCPU0 + i: f"vCPU{i}" for i in range(h.V)})
-    out[h.RCU_T] = "call_rcu thread"
-    return {int(k): v for k, v in out.items()}
+    out: dict[int, str] = {int(Tid.NONE): "nobody", int(Tid.MAIN): "main loop", int(Tid.IOT): "I/O thread"}
+    out.update({int(Tid.VCPU0) + i: f"vCPU{i}" for i in range(h.V)})
+    out[int(h.RCU_T)] = "call_rcu thread"
+    return out
 
 
 def label_variables(h: Harness) -> None:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from qmpmodel.core.expr import ite, lit
+from qmpmodel.core.expr import Var, ite, lit
 from qmpmodel.core.model import Action
 from qmpmodel.qemu.codes import Ctx, Dsp, Nest, Run
 from qmpmodel.qemu.kinds import KINDS
 from qmpmodel.qemu.parts.dispatch import QmpDispatch
 from qmpmodel.qemu.state import Thread
-from qmpmodel.qemu.steps import Update, step
+from qmpmodel.qemu.steps import Update, Value, step
 
 __all__ = ["HandlerBH"]
 
@@ -76,7 +76,7 @@ class HandlerBH(QmpDispatch):
     def handler_completions(self) -> Iterator[Action]:
         d = self.dsp
         for t in self.threads:
-            done = {t.pc: Run.RUN, self.bhon: 0, d.pc: Dsp.REPLY, d.sched: d.ctx,
+            done: dict[Var, Value] = {t.pc: Run.RUN, self.bhon: 0, d.pc: Dsp.REPLY, d.sched: d.ctx,
                     self.bql: ite(t.nest == Nest.NONE, lit(0), lit(t.tid))}
             # the blocked handler finishes (external completion: the FIFO is written)
             yield from self.action("blocking_complete", "env", (t.pc == Run.BLOCKED) & (self.bhon == t.tid),
