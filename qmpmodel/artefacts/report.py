@@ -19,6 +19,8 @@ both formats.
 from __future__ import annotations
 
 import html
+import inspect
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -44,7 +46,9 @@ from qmpmodel.artefacts.reproductions import (
     reproduction_blocks,
 )
 from qmpmodel.core.results import CheckResult, InvariantResult
-from qmpmodel.invariants import invariant
+from qmpmodel.errors import InputError
+from qmpmodel.invariants import Invariant, invariant
+from qmpmodel.qemu.catalogue import Bug, bugs_cited
 from qmpmodel.qemu.waitfor import find_deadlock_cycle, normalize_cycle, wait_for_graph
 
 __all__ = ["cex_name", "itf_path", "spec_slug", "write_artefacts", "write_report"]
@@ -122,7 +126,7 @@ def write_artefacts(results: Sequence[CheckResult], prepared_by_spec: Mapping[st
             if cmd is not None and echo is not None:
                 echo(f"  {r.spec}: {inv.name}: {cmd}")
             md = _render_md(_cex_blocks(r, inv, p, svg_name, None, itf=itf.name, replay=replay_command(itf, r.spec),
-                                        repro=reproduction_blocks(None, cmd)))
+                                        repro=reproduction_blocks(None, cmd), page_dir=out))
             written.append(_write(f"{base}.md", md))
             written.append(_write(f"{base}.sequence.mmd", sequence_mermaid(inv.trace, p.qemu)))
     return written
@@ -146,20 +150,27 @@ def _fmt(v: object) -> str:
 
 def _cex_blocks(r: CheckResult, inv: InvariantResult, prepared: Any, svg_name: str | None,
                 svg_inline: str | None, itf: str | None = None, index: str | None = None,
-                replay: str | None = None, repro: Sequence[Block] = ()) -> list[Block]:
+                replay: str | None = None, repro: Sequence[Block] = (), page_dir: Path | None = None) -> list[Block]:
     tr = inv.trace
     assert tr is not None
     info = invariant(inv.name, extra=prepared.spec.properties)
+    spec = f"[`{r.spec}`]({_rel(r.spec, page_dir)})" if page_dir is not None else f"`{r.spec}`"
+    definition = _definition(info, page_dir)
     met = "expectation met" if inv.met else "**expectation NOT met**"
     blocks: list[Block] = [("h", 1, f"{r.title or r.spec}: {inv.name} {inv.verdict}")]
     if index:
         blocks.append(("p", f"[← all verdicts]({index})"))
     loop = f"; lasso: the loop starts at state {tr.loop}" if tr.loop is not None else ""
     blocks += [
-        ("p", f"Spec `{r.spec}`, expected **{inv.expected}**, found **{inv.verdict}** at depth {inv.depth} "
+        ("p", f"Spec {spec}, expected **{inv.expected}**, found **{inv.verdict}** at depth {inv.depth} "
               f"({met}){loop}."),
-        ("p", f"*{inv.name}*: {info.statement} (source: {info.source})"),
+        ("p", f"*{inv.name}*: {info.statement} (source: {info.source}"
+              + (f"; [definition]({definition})" if definition else "") + ")"),
     ]
+    bugs = bugs_cited(prepared.spec.reference)
+    if bugs:
+        blocks.append(("p", "Upstream: " + "; ".join(f"bug {b.letter}, {b.title}: {_bug_links(b) or 'no reference'}"
+                                                    for b in bugs) + "."))
     if inv.note:
         blocks.append(("p", f"Note: {inv.note}."))
     if inv.clause:
@@ -200,6 +211,32 @@ def _cex_blocks(r: CheckResult, inv: InvariantResult, prepared: Any, svg_name: s
     nonzero = ", ".join(f"`{n}` = {tr.show(n, v)}" for n, v in tr.initial.items() if v) or "every variable 0/false"
     blocks.append(("p", f"Initial state (non-zero variables): {nonzero}."))
     return blocks
+
+
+def _rel(target: str | Path, page_dir: Path) -> str:
+    """A link from a page in ``page_dir`` to ``target`` (a path relative to the working directory)."""
+    return Path(os.path.relpath(os.path.abspath(target), os.path.abspath(page_dir))).as_posix()
+
+
+def _definition(info: Invariant, page_dir: Path | None) -> str | None:
+    """A link to the line that defines the property (the library's or a proposal's), ``None`` if unknown."""
+    if page_dir is None:
+        return None
+    try:
+        path = inspect.getsourcefile(info.predicate)
+        _lines, first = inspect.getsourcelines(info.predicate)
+    except (OSError, TypeError):
+        return None
+    if path is None:
+        return None
+    text = Path(path).read_text(encoding="utf-8").splitlines()
+    line = next((k for k, t in enumerate(text, start=1) if f'"{info.name}"' in t), first)
+    return f"{_rel(path, page_dir)}#L{line}"
+
+
+def _bug_links(bug: Bug) -> str:
+    """The commits, threads and reports of a catalogued bug as Markdown links."""
+    return ", ".join(f"[{link.text}]({link.url})" for link in bug.links())
 
 
 # -- renderers -------------------------------------------------------------------------
@@ -317,8 +354,10 @@ def _cell(r: CheckResult, inv: InvariantResult, link: str | None) -> tuple[str, 
 
 
 def _index_blocks(results: Sequence[CheckResult], links: Mapping[tuple[str, str], str], gv: str | None,
-                  command: str, repro: Mapping[tuple[str, str], Mapping[str, Any]] | None = None) -> list[Block]:
+                  command: str, repro: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
+                  prepared_by_spec: Mapping[str, Any] | None = None, page_dir: Path | None = None) -> list[Block]:
     repro = repro or {}
+    prepared_by_spec = prepared_by_spec or {}
     names = list(dict.fromkeys(i.name for r in results for i in r.invariants))
     bad = sum(1 for r in results for i in r.invariants if not i.met)
     cex = sum(1 for r in results for i in r.invariants if i.trace is not None)
@@ -331,12 +370,13 @@ def _index_blocks(results: Sequence[CheckResult], links: Mapping[tuple[str, str]
               "exhausted); - skipped by the spec; ‼ the spec's pinned expectation is not met."),
         ("h", 2, "Verdicts (spec \u00d7 invariant)"),
     ]
-    legend = ", ".join(f"{k} `{n}`" for k, n in enumerate(names, start=1))
+    extra = [i for p in prepared_by_spec.values() for i in p.spec.properties]
+    legend = ", ".join(f"{k} {_named(n, extra, page_dir)}" for k, n in enumerate(names, start=1))
     blocks.append(("p", f"Invariants: {legend}."))
     rows = []
     for r in results:
         by = {i.name: i for i in r.invariants}
-        row: list[Any] = [f"`{r.spec}`"]
+        row: list[Any] = [_spec_cell(r.spec, page_dir)]
         for n in names:
             i = by.get(n)
             row.append(("", "skip v") if i is None else _cell(r, i, links.get((r.spec, n))))
@@ -344,10 +384,11 @@ def _index_blocks(results: Sequence[CheckResult], links: Mapping[tuple[str, str]
     blocks.append(("table", ["spec", *(str(k) for k in range(1, len(names) + 1))], rows,
                    [f"{k} {n}" for k, n in enumerate(names, start=1)]))
     blocks.append(("h", 2, "Specs"))
-    blocks.append(("table", ["spec", "title", "counterexamples"],
-                   [[f"`{r.spec}`", r.title,
+    blocks.append(("table", ["spec", "title", "counterexamples", "upstream"],
+                   [[_spec_cell(r.spec, page_dir), r.title,
                      ", ".join(f"[{i.name}]({links[(r.spec, i.name)]})" + _repro_tag(repro.get((r.spec, i.name)))
-                               for i in r.invariants if (r.spec, i.name) in links) or "-"] for r in results]))
+                               for i in r.invariants if (r.spec, i.name) in links) or "-",
+                     _upstream(prepared_by_spec.get(r.spec))] for r in results]))
     blocks.append(("h", 2, "Run statistics (explicit engine)"))
     stats = [[f"`{r.spec}`", f"{r.states:,}", f"{r.transitions:,}", str(r.depth),
               "yes" if r.complete else "no (budget)", ("yes", "ok") if r.met else ("NO", "bad")]
@@ -360,6 +401,24 @@ def _index_blocks(results: Sequence[CheckResult], links: Mapping[tuple[str, str]
     return blocks
 
 
+def _spec_cell(spec: str, page_dir: Path | None) -> str:
+    return f"[`{spec}`]({_rel(spec, page_dir)})" if page_dir is not None else f"`{spec}`"
+
+
+def _named(name: str, extra: Sequence[Invariant], page_dir: Path | None) -> str:
+    """A property's name, linked to its definition when the page has a place."""
+    try:
+        link = _definition(invariant(name, extra=extra), page_dir)
+    except InputError:
+        link = None
+    return f"[`{name}`]({link})" if link else f"`{name}`"
+
+
+def _upstream(prepared: Any) -> str:
+    bugs = bugs_cited(prepared.spec.reference) if prepared is not None else ()
+    return "; ".join(f"{b.letter}: {_bug_links(b)}" if b.links() else b.letter for b in bugs) or "-"
+
+
 def _repro_tag(entry: Mapping[str, Any] | None) -> str:
     label = reproduced_label(entry)
     return f" ({label})" if label else ""
@@ -367,9 +426,15 @@ def _repro_tag(entry: Mapping[str, Any] | None) -> str:
 
 def write_report(results: Sequence[CheckResult], prepared_by_spec: Mapping[str, Any], out_dir: str | Path,
                  fmt: Sequence[str] = ("md", "html"),
-                 command: str = "qmpmodel report specs/ --out reports/") -> list[Path]:
-    """Write ``index.md``/``index.html`` and one page per counterexample under ``cex/``."""
+                 command: str = "qmpmodel report specs/ --out reports/",
+                 site: str | Path | None = None) -> list[Path]:
+    """Write ``index.md``/``index.html`` and one page per counterexample under ``cex/``.
+
+    Specs and property definitions are linked relative to ``site``, the directory
+    the report is read from (default ``out_dir``).
+    """
     out = Path(out_dir)
+    home = Path(site) if site is not None else out
     written: list[Path] = []
     links: dict[tuple[str, str], str] = {}
     gv = graphviz_version()
@@ -394,13 +459,13 @@ def write_report(results: Sequence[CheckResult], prepared_by_spec: Mapping[str, 
                     written.append(_write(out / "cex" / svg_name, svg))
             entry = repro.get((r.spec, inv.name))
             blocks = _cex_blocks(r, inv, p, svg_name, svg, index="../index.md",
-                                 repro=reproduction_blocks(entry, None))
+                                 repro=reproduction_blocks(entry, None), page_dir=home / "cex")
             if "md" in fmt:
                 written.append(_write(out / "cex" / f"{name}.md", _render_md(blocks)))
             if "html" in fmt:
                 written.append(_write(out / "cex" / f"{name}.html",
                                       _render_html(blocks, f"{r.spec}: {inv.name}")))
-    blocks = _index_blocks(results, links, gv, command, repro)
+    blocks = _index_blocks(results, links, gv, command, repro, prepared_by_spec, home)
     if "md" in fmt:
         written.append(_write(out / "index.md", _render_md(blocks)))
     if "html" in fmt:
