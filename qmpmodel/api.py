@@ -51,9 +51,9 @@ from qmpmodel.qemu.codes import (
 from qmpmodel.qemu.designs.current import QemuCurrent
 from qmpmodel.qemu.designs.direct2010 import AsyncApi2010
 from qmpmodel.qemu.designs.registry import CoroutineDispatcher2020, QemuCurrentFixed
-from qmpmodel.qemu.harness import Client, DispatcherState, Monitor, Thread
 from qmpmodel.qemu.probes import HISTORY, AioContext, Probes
 from qmpmodel.qemu.properties import Invariant, history_clean
+from qmpmodel.qemu.state import Client, DispatcherState, Monitor, Thread
 from qmpmodel.qemu.steps import Update, step
 
 __all__ = [

@@ -99,8 +99,10 @@ def _spec_for(path: str, title: str, design: Design, bounds: Bounds, extra: tupl
 
 
 def _all_pinned(spec: Spec, bounds: Bounds, extra: Sequence[Invariant]) -> Spec:
-    """``spec`` at ``bounds`` with every property judged (the expectation only orders them)."""
-    props = {i.name: i for i in (*INVARIANTS, *spec.properties, *extra)}
+    """``spec`` at ``bounds`` with every design-neutral property judged (the expectation only orders
+    them). Design-specific checks (default ``skip``, e.g. ``suspend-accounting``, one design's own
+    bookkeeping) differ between designs by construction and are not compared."""
+    props = {i.name: i for i in (*INVARIANTS, *spec.properties, *extra) if i.default != "skip"}
     return dataclasses.replace(spec, bounds=bounds, expectations=tuple((i, "holds") for i in props.values()),
                                properties=tuple(props[n] for n in props if n not in {i.name for i in INVARIANTS}))
 
@@ -133,20 +135,20 @@ def first_divergence(trace: Trace, base: Prepared, proposed: Prepared) -> str:
         if i is None:
             return f"step {k} ({st.label}): the proposal has no such action"
         a = model.actions[i]
+        where = f"step {k} ({st.label}" + (f", {a.step})" if a.step else ")")
         if not a.enabled(s):
-            return f"step {k} ({st.label}): not possible in the proposal"
+            return f"{where}: not possible in the proposal"
         s = a.apply(s)
         for v in shared:
             mine, theirs = int(s[v.index]), int(st.state[v.name])
             if mine != theirs:
-                return (f"step {k} ({st.label}): {v.name} becomes {_fmt(v.sort, mine)} in the proposal, "
-                        f"{_fmt(v.sort, theirs)} in the base")
+                return f"{where}: {v.name} is {v.show(mine)} in the proposal, {v.show(theirs)} in the base"
     return ("every step leads to the same values of the variables both designs have: the difference "
             "lies in the proposal's own state")
 
 
-def _fmt(sort: str, v: int) -> str:
-    return ("true" if v else "false") if sort == "bool" else str(v)
+def _owner(cls: type, name: str) -> str:
+    return next((k.__name__ for k in cls.__mro__ if name in k.__dict__), "?")
 
 
 def diff(base: Spec, proposed: Spec, *, bounds: Bounds | None = None, bounds_from: str = "",
@@ -173,6 +175,6 @@ def diff(base: Spec, proposed: Spec, *, bounds: Bounds | None = None, bounds_fro
         del by_b[r.name]
     cls_b, _e1 = sb.design.resolve(sb.path)
     cls_p, _e2 = sp.design.resolve(sp.path)
-    changed = tuple((name, info.title, owner) for name, info, owner in overridden_steps(cls_p, cls_b)) \
-        if issubclass(cls_p, QemuCurrent) else ()
+    changed = tuple((name, info.title, f"{owner} in the proposal, {_owner(cls_b, name)} in the base")
+                    for name, info, owner in overridden_steps(cls_p, cls_b)) if issubclass(cls_p, QemuCurrent) else ()
     return DiffResult(rb, rp, tuple(out), changed, bounds_from, {sb.path: pb, sp.path: pp})

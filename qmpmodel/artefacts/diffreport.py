@@ -34,8 +34,11 @@ def numbered_steps(trace: Trace, qm: QemuModel) -> list[str]:
         texts = by_step.get(k) or [f"{st.actor}: {st.label}"]
         loop = " *(the loop starts here)*" if trace.loop is not None and trace.loop == k - 1 else ""
         out.append(f"{k}. " + "; ".join(texts) + loop)
-    if trace.loop is not None:
-        out.append(f"… and from state {trace.loop} the same steps again, for ever.")
+    if trace.loop is not None and trace.loop >= trace.depth:
+        out.append(f"… and then QEMU does nothing more that matters: the run can stay in state {trace.loop} "
+                   "for ever.")
+    elif trace.loop is not None:
+        out.append(f"… and steps {trace.loop + 1}-{trace.depth} again, for ever.")
     return out
 
 

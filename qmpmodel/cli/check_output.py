@@ -64,6 +64,8 @@ class CheckPrinter:
         note = f"  [{shorten(inv.note)}]" if inv.note and inv.expected != "skip" else ""
         line = f"   {flag} {inv.name:<26} {verdict} ({expected}){note}"
         self.console.echo(_style(line, colour) if inv.outcome != "met" else line)
+        if inv.outcome == "contradicted" and inv.clause:
+            self.console.echo(f"        why: {shorten(inv.clause, 160)}")
         if inv.outcome == "contradicted" and inv.trace is not None:
             itf = self.traces.get((r.spec, inv.name))
             if itf is not None:

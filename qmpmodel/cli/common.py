@@ -127,16 +127,19 @@ def _fmt(v: int | bool) -> str:
 
 
 def trace_lines(tr: Trace) -> list[str]:
-    """The short form of a trace: one line per step (actor, action, the variables it changed).
+    """The short form of a trace: one line per step (actor, action, the QEMU function it models),
+    and under it the variables it changed, their values decoded.
 
     A lasso says where its loop starts; a deadlock ends with its wait-for cycle.
     """
     out: list[str] = []
     prev = dict(tr.initial)
     for n, step in enumerate(tr.steps, 1):
-        changed = " ".join(f"{k}={_fmt(v)}" for k, v in step.state.items() if prev.get(k) != v)
+        changed = "; ".join(f"{k}: {tr.show(k, v)}" for k, v in step.state.items() if prev.get(k) != v)
         mark = "↺" if tr.loop is not None and n == tr.loop + 1 else " "
-        out.append(f"{mark}{n:>3}. {step.actor:<10} {step.label:<44} {changed or '(no change)'}".rstrip())
+        qemu = f"  [{step.qemu}]" if step.qemu else ""
+        out.append(f"{mark}{n:>3}. {step.actor:<10} {step.label}{qemu}".rstrip())
+        out.append(f"         {changed or '(no change)'}")
         prev = dict(step.state)
     if tr.loop is not None and tr.loop >= tr.depth:
         out.append(f"     ↺ the run can stay in state {tr.loop} forever")

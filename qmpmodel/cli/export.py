@@ -27,7 +27,7 @@ __all__ = ["export"]
 @click.option("-o", "--output", "out", metavar="FILE", help="Write to FILE instead of standard output.")
 def export(spec_path: str, fmt: str, out: str | None) -> None:
     """Export a spec's model for another checker."""
-    from qmpmodel.cli import write_atomic
+    from qmpmodel.artefacts.files import write_atomic
 
     try:
         spec = load_spec(spec_path)

@@ -171,9 +171,9 @@ def check_explicit(
             results.append(InvariantResult(inv.name, exp, "holds" if complete else "unknown",
                                            method="exhaustive" if complete else "",
                                            note="" if complete else "state or time budget exhausted"))
-    for inv, exp in pinned:
-        if exp == "skip":
-            results.append(InvariantResult(inv.name, exp, "unknown", note="skipped by the spec"))
+    for skipped, expected in pinned:
+        if expected == "skip":
+            results.append(InvariantResult(skipped.name, expected, "unknown", note="skipped by the spec"))
     order = {inv.name: k for k, (inv, _e) in enumerate(pinned)}
     results.sort(key=lambda r: order[r.name])
     return EngineResult(len(states), transitions, max_depth, complete, results)

@@ -13,8 +13,9 @@ from collections.abc import Iterator
 from qmpmodel.core.expr import FALSE, Expr, all_of, any_of, ite, lit
 from qmpmodel.core.model import Action
 from qmpmodel.qemu.codes import ClientSt, Sd
-from qmpmodel.qemu.harness import Client, Harness, Monitor
+from qmpmodel.qemu.harness import Harness
 from qmpmodel.qemu.kinds import KINDS
+from qmpmodel.qemu.state import Client, Monitor
 from qmpmodel.qemu.steps import Update, step
 
 __all__ = ["Clients"]
@@ -39,6 +40,7 @@ class Clients(Harness):
         u[m.mode] = FALSE
         u[m.oob] = FALSE
 
+    @step("client", "the environment: connect, send, disconnect", ref="§3.1, §3.8")
     def client_actions(self) -> Iterator[Action]:
         b = self.bounds
         for cl in self.clients:

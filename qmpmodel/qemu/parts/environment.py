@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from qmpmodel.core.expr import FALSE, TRUE, all_of, ite, lit
 from qmpmodel.core.model import Action
 from qmpmodel.qemu.codes import Ctx, Dsp, HmpCo, IoOwner, Nest, Rcu, Run, Tid, Waiter
-from qmpmodel.qemu.harness import Harness, Thread
+from qmpmodel.qemu.harness import Harness
+from qmpmodel.qemu.state import Thread
 from qmpmodel.qemu.steps import Update, step
 
 __all__ = ["Environment"]
@@ -34,6 +35,7 @@ class Environment(Harness):
             yield from self.bdrv_drain()
         yield from self.environment_extra()
 
+    @step("environment", "a design's own external events (the 2010 async completions)", ref="§5")
     def environment_extra(self) -> Iterator[Action]:
         """More environment actions of a design (the 2010 async completions)."""
         yield from ()
