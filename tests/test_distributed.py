@@ -156,6 +156,7 @@ def test_state_budget_stops_where_the_single_process_engines_stop(budget: int) -
     ex = explicit.run(task, opts)
     dist = distributed(task, opts, LocalPool(2), batch=3)
     assert dist.states == single.states == ex.states == budget and not dist.complete
+    assert dist.transitions == single.transitions == ex.transitions and dist.depth == single.depth
     assert "holds" not in {i.verdict for i in dist.invariants}
     for a, b in zip(single.invariants, dist.invariants, strict=True):
         if task.property(a.name).kind != "liveness" and a.expected != "skip":

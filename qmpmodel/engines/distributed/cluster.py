@@ -7,7 +7,7 @@ dashboard, logs in a temporary directory removed afterwards, and a modest
 object store. It is reentrant (an enclosing session, or a Ray the caller
 initialised, is reused and left running) and shuts down only what it started.
 
-A :class:`RayPool` is ``size`` actors, each holding one
+A :class:`RayPool` is ``size`` actors (started when the session begins), each holding one
 :class:`~qmpmodel.engines.distributed.partition.Partition` (one CPU each,
 spread over the cluster's nodes, never restarted: a restarted worker would
 have lost its part of the visited set). A session keeps its pool across runs
@@ -77,6 +77,11 @@ class RayPool:
                 dead = self._dead()
                 raise WorkerLost(dead[0] if dead else k, _reason(cause)) from None
             raise cause if cause is not None else e from None
+
+    def ready(self) -> None:
+        """Wait until every worker has started (raises :class:`WorkerLost` for one that does not)."""
+        for k, a in enumerate(self.actors):
+            self.result(k, a.ping.remote())
 
     def _dead(self) -> list[int]:
         """The partitions whose worker does not answer."""
@@ -164,6 +169,7 @@ def session(workers: int, address: str = "") -> Iterator[Session]:
     s = Session(address)
     _current = s
     try:
+        s.pool(workers).ready()  # start the workers now: a spec's --timeout should not pay for it
         yield s
     finally:
         _current = None

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from qmpmodel.core.task import Observer
-from qmpmodel.engines.distributed.partition import NO_PARENT, Partition, RoundReport
+from qmpmodel.engines.distributed.partition import ACTION_BITS, NO_PARENT, Partition, RoundReport
 
 __all__ = ["Found", "LevelStats", "LocalPool", "Outcome", "Pool", "WorkerLost", "explore"]
 
@@ -169,6 +169,7 @@ class _Search:
         """Expand level ``depth`` round by round; returns (why it stopped early or "", the first
         rank not expanded, new states found)."""
         out, n, size = self.out, self.n, self.size
+        self.transitions0 = out.transitions
         lo, new, stats = 0, 0, LevelStats(depth, size, 0, 0, 0, 0, 0)
         step = self.batch * n
         while lo < size:
@@ -228,7 +229,7 @@ class _Search:
 
     def rank_next(self, quota: int) -> int:
         """Rank the next level globally and make it the frontier (keeping ranks below ``quota``);
-        returns the parent rank of the first state over the quota, or -1."""
+        returns the key of the first state over the quota, or -1."""
         n = self.n
         split = self.all("split_keys", self.size, returns=n + 1)
         self.wait([f[0] for f in split])
@@ -251,7 +252,12 @@ class _Search:
         over = self.rank_next(self.max_states - out.states if stop == "budget" else _UNLIMITED)
         if self.size:
             out.depth = depth + 1
-        if stop == "budget" and out.stuck is not None and out.stuck.depth == depth and out.stuck.rank > over:
-            out.stuck = None  # past the state where the single-process engine stopped expanding
+        if stop == "budget" and over >= 0:
+            # where the single-process engine stopped: at the successor ``over`` of the state ranked
+            # ``parent``, after its stuck test; its transitions are counted up to that successor
+            parent = over >> ACTION_BITS
+            if out.stuck is not None and out.stuck.depth == depth and out.stuck.rank > parent:
+                out.stuck = None
+            out.transitions = self.transitions0 + sum(self.wait(self.all("transitions_to", over)))
         out.why = "state budget exhausted" if stop == "budget" else "stopped by the observer (time budget)"
         self.collect(depth + 1, self.wait(self.all("judge", 0, self.live)))

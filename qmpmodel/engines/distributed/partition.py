@@ -91,6 +91,7 @@ class Partition:
         self.count = count
         self.words = 0
         self.exact = False
+        self._cut: tuple[U64, I64] = (np.zeros(0, np.uint64), np.zeros(0, np.int64))
         self._batch: NumpyBatch | None = None
 
     # -- set-up ----------------------------------------------------------------------------
@@ -289,13 +290,15 @@ class Partition:
     def advance(self, quota: int, *ranks: I64) -> tuple[int, int]:
         """Make the next level the frontier, keeping the states ranked below ``quota`` (the state
         budget: the single-process engine stops at the same state). Returns how many are kept and,
-        if this partition holds the state ranked ``quota`` (the first over the budget), the rank
-        of its parent (else -1)."""
+        if this partition holds the state ranked ``quota`` (the first over the budget), its key
+        (else -1); the level it was discovered from is then kept for :meth:`transitions_to`."""
         r = np.concatenate([np.asarray(x) for x in ranks]) if ranks else np.zeros(0, np.int64)
         keys = self._keys()
         states = np.concatenate(self.next_states) if self.next_states else np.zeros(0, np.uint64)
         keep = int(np.searchsorted(r, quota))  # ranks ascend with keys
-        over = int(keys[keep] >> np.uint64(ACTION_BITS)) if keep < len(r) and r[keep] == quota else -1
+        over = int(keys[keep]) if keep < len(r) and r[keep] == quota else -1
+        if keep < len(r):
+            self._cut = (self.states, self.ranks)
         first = self.level_local[-1]
         self.local = first + keep  # states over the budget are forgotten
         for a in (self.links_owner, self.links_parent, self.links_action):
@@ -305,6 +308,22 @@ class Partition:
         self.level_local.append(self.local)
         self._clear_next()
         return keep, over
+
+    def transitions_to(self, key: int) -> int:
+        """Successors the single-process engine generated in the level cut by the state budget before
+        it stopped at the successor ``key``: every successor of the states ranked below its parent,
+        and the parent's successors up to its action (the kernel counts a transition, then finds the
+        state is one too many)."""
+        states, ranks = self._cut
+        parent, action = key >> ACTION_BITS, key & _ACTION_MASK
+        w, n = self.words, 0
+        end = int(np.searchsorted(ranks, parent, side="right"))
+        for i in range(0, end, 1 << 15):
+            j = min(end, i + (1 << 15))
+            _out, acts, src = self.batch.expand_np(states[i * w:j * w])
+            last = ranks[i + src] == parent
+            n += int(np.count_nonzero(~last)) + int(np.count_nonzero(last & (acts <= action)))
+        return n
 
     def judge(self, lo: int, live: int) -> RoundReport:
         """Judge (without expanding) the frontier states ranked ``lo`` or more: a search stopped by a
