@@ -49,7 +49,7 @@ from qmpmodel.engines.native import engine as native
 from qmpmodel.engines.native.build import NoCompiler, SystemToolchain, system_toolchain
 from qmpmodel.engines.native.codegen import generate, pack_layout
 from qmpmodel.engines.native.kernel import Kernel
-from qmpmodel.errors import ModelDefinitionError
+from qmpmodel.errors import InputError, ModelDefinitionError
 
 __all__ = ["LIVENESS_NOTE", "explore_task", "run"]
 
@@ -114,6 +114,9 @@ def explore_task(task: CheckTask, options: EngineOptions, observer: Observer | N
         pool_setup(pool, model, props, source, group, toolchain.flags if toolchain is not None else None)
     except WorkerLost as e:
         found = Outcome(lost=e)
+    except NoCompiler as e:  # a worker's node has no C compiler: the kernel cannot run there
+        raise InputError("<command line>", "--workers", "a C compiler on every node of the Ray cluster",
+                         str(e)) from None
     else:
         try:
             found = explore(pool, init, len(props), stuck, options.max_states, observer,
