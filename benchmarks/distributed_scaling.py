@@ -14,7 +14,7 @@ and with 2 workers (same machine, 2 cores shared with other sessions). Printed p
   per transition; the largest round (states expanded by one worker in one exchange).
 
 ``--levels`` prints the per-level table (frontier, successors, new states, bytes sent) the
-scale model in ``docs/distributed.md`` extrapolates from; ``--growth`` prints native state
+scale model in ``docs/distributed-scale.md`` extrapolates from; ``--growth`` prints native state
 counts by monitors x requests (the state-space growth the scale model uses); ``--json FILE``
 writes every figure.
 
