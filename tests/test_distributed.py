@@ -144,7 +144,9 @@ def test_deadlock_halves_in_discovery_order(pred_first: bool, depth: int) -> Non
     task = ordering(pred_first)
     single = native.run(task, EngineOptions(), toolchain=TC)
     dist = distributed(task, EngineOptions(), LocalPool(2))
+    ex = explicit.run(task, EngineOptions())
     assert (single.invariants[0].verdict, single.invariants[0].depth) == ("violated", depth)
+    assert (ex.invariants[0].verdict, ex.invariants[0].depth) == ("violated", depth)
     assert_same(task, single, dist)
 
 

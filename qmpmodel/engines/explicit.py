@@ -104,6 +104,9 @@ def check_explicit(
         # completions included) can do nothing; only clients could still act
         if want_deadlock and deadlock_pos not in found and is_stuck(model, nxt) and pending(s):
             found[deadlock_pos] = sid  # type: ignore[index]
+            # the first violation of either half is the one reported: stop judging the cycle half
+            live_preds = [(n, p) for n, p in live_preds if n != deadlock_pos]
+            all_ok = compile_predicate(all_of(exprs[n] for n, _p in live_preds))
         for a, t in nxt:
             transitions += 1
             tid = index.get(t)
