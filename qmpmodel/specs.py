@@ -145,7 +145,8 @@ def _parse_bounds(tbl: object, src: str) -> Bounds:
         if isinstance(want, tuple):
             if not isinstance(val, list):
                 raise InputError(src, where, "an array", _type_name(val))
-            elem = {"mix": str, "hmp_mix": str, "client_monitors": int, "iothread_monitors": bool}[key]
+            elem = {"mix": str, "hmp_mix": str, "client_monitors": int, "iothread_monitors": bool,
+                    "mux_monitors": bool}[key]
             for n, x in enumerate(val):
                 if type(x) is not elem:
                     raise InputError(src, f"{where}[{n}]", _type_name(elem()), _type_name(x))

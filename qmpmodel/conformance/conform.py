@@ -29,6 +29,13 @@ matching rules; the summary:
   connection consumed, every earlier request handed to the model unless its
   monitor is suspended, and the model quiescent (no enabled weakly fair
   internal step); ``blocking_complete`` of that request only afterwards;
+* a ``{"signal": ...}`` comment is the model's ``signal`` step, a barrier on
+  every connection alike; a request written before it and answered after it
+  may be a blocked one the signal interrupts (EINTR), completed only after it;
+* greetings and the server's close (``eof``) are messages of the model like
+  replies and events (:class:`~qmpmodel.core.model.Emit`); events may come
+  from handlers (0..E before their reply) and from the environment, bounded
+  by :func:`event_bounds` unless the spec's ``[conform]`` table fixes them;
 * request slots are recycled once a request is answered and no longer
   referenced (a renumbering that the model's symmetry in ``seq`` allows), so
   long transcripts fit the model's ``requests <= 10``.
@@ -36,6 +43,7 @@ matching rules; the summary:
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -71,8 +79,10 @@ __all__ = [
     "CONFORM_KINDS",
     "ConformResult",
     "ConformSpec",
+    "EventBounds",
     "conform",
     "conform_file",
+    "event_bounds",
     "load_conform_spec",
 ]
 
@@ -122,9 +132,9 @@ class ConformResult:
 
 @dataclass
 class _Item:
-    """One observation of a connection, or a release barrier."""
+    """One observation of a connection, or a release or signal barrier."""
 
-    what: str  # connect | greeting | recv | release | disconnect | eof | unrecognized
+    what: str  # connect | greeting | recv | release | signal | disconnect | eof | unrecognized | mux-input
     line: int
     obs: Observation | None = None
     release: str | None = None  # canonical id named by a release comment
@@ -137,6 +147,7 @@ class _Req:
     items_before: int  # non-request items before it on its connection
     kinds: tuple[str, ...] = ()  # candidate model kinds (seq 0: qmp_capabilities)
     unsupported: str | None = None  # why the model cannot send it
+    signalled: bool = False  # written before the signal, answered after it (may be interrupted)
 
     @property
     def expected_id(self) -> str | None:
@@ -158,12 +169,36 @@ class _Conn:
     items: list[_Item]
     reqs: list[_Req]
     oob: bool = False
+    signal_pos: int | None = None  # index of its signal barrier in items
+    monitor_name: str = ""
+
+
+_SIGNAL = object()  # the signal barrier in a connection's merged observations
+
+
+def signal_line(lines: Sequence[TranscriptLine]) -> int | None:
+    """The line of the transcript's first ``signal`` comment (the model has one signal step)."""
+    return next((ln.lineno for ln in lines if ln.is_comment and "signal" in ln.data), None)
+
+
+def _signalled_ids(per: Mapping[str, Sequence[Observation]], at: int | None) -> set[tuple[str, str]]:
+    """(conn, id) of requests written before the signal and answered after it."""
+    out: set[tuple[str, str]] = set()
+    if at is None:
+        return out
+    for label, obs in per.items():
+        written = {o.id for o in obs if o.kind == "request" and o.id is not None and o.line < at}
+        out |= {(label, o.id) for o in obs if o.kind == "reply" and o.id in written and o.line > at
+                and o.id is not None}
+    return out
 
 
 def _analyse(lines: Sequence[TranscriptLine], cspec: ConformSpec, source: str) -> list[_Conn]:
     per = observations(lines)
     released_ids: dict[str, int] = {}
     releases: list[tuple[int, str | None, str]] = []
+    sig = signal_line(lines)
+    signalled = _signalled_ids(per, sig)
     for ln in lines:
         if ln.is_comment and "release" in ln.data:
             rid = canonical_json(ln.data["release"])
@@ -186,28 +221,40 @@ def _analyse(lines: Sequence[TranscriptLine], cspec: ConformSpec, source: str) -
             owner = conn if conn is not None else id_conn.get(rid)
             if owner == label:
                 merged.append((rel_line, -1, rid))
+        if sig is not None and obs[0].line < sig:
+            merged.append((sig, -1, _SIGNAL))
         merged.sort(key=lambda t: (t[0], t[1]))
         items: list[_Item] = []
         reqs: list[_Req] = []
+        signal_pos: int | None = None
         for at_line, _n, o in merged:
-            if isinstance(o, str):
+            if o is _SIGNAL:
+                signal_pos = len(items)
+                items.append(_Item("signal", at_line, reqs_before=len(reqs)))
+            elif isinstance(o, str):
                 items.append(_Item("release", at_line, release=o, reqs_before=len(reqs)))
             elif o.kind == "request":
-                reqs.append(_Req(o, len(items)))
+                reqs.append(_Req(o, len(items), signalled=(label, o.id) in signalled))
             else:
                 what = {"reply": "recv", "event": "recv"}.get(o.kind, o.kind)
                 items.append(_Item(what, at_line, o, reqs_before=len(reqs)))
-        conns.append(_Conn(label, idx, monitors[mon], items, reqs))
+        conns.append(_Conn(label, idx, monitors[mon], items, reqs, signal_pos=signal_pos, monitor_name=mon))
     for cn in conns:
         _classify(cn, cspec, released_ids)
     return conns
 
 
 def _classify(cn: _Conn, cspec: ConformSpec, released_ids: Mapping[str, int]) -> None:
-    """Candidate model kinds per request; any request may come first (bounds.negotiate_first off)."""
+    """Candidate model kinds per request; any request may come first (bounds.negotiate_first off).
+
+    A request the signal may have interrupted (written before it, answered after it) may also
+    be a blocked one (docs/fidelity-ii.md 1b: EINTR in the handler's open())."""
     for rq in cn.reqs:
         o = rq.obs
-        rq.kinds = candidate_kinds(o, cspec, o.id is not None and o.id in released_ids)
+        released = o.id is not None and o.id in released_ids
+        rq.kinds = candidate_kinds(o, cspec, released)
+        if rq.signalled and not released and o.request_kind == "execute":
+            rq.kinds = ("blocking", *(k for k in rq.kinds if k != "blocking"))
         cn.oob = cn.oob or rq.kinds == ("caps",)
 
 
@@ -243,7 +290,7 @@ def _compile(design_key: tuple[str, str | None, tuple[tuple[str, Any], ...]], bo
     qm = build(Design(dict(items), base, proposal), bounds, "<conform>")
     model, p = qm.model, qm.design
     cache: dict[str, Callable[[State], int]] = {}
-    emits = [[(e, _value_fn(e.to, cache)) for e in a.messages] for a in model.actions]
+    emits = [[(e, _value_fn(e.to, cache)) for e in a.wire] for a in model.actions]
     executing = any_of(p.executing(m) for m in p.monitor_ids)
     return _Compiled(model, p, compile_successors(model), bounds.requests + 1, emits,
                      [_value_fn(p.sent(c), cache) for c in p.client_ids],
@@ -286,6 +333,13 @@ class _Search:
             for it in cn.items:
                 if it.what == "release" and it.release in self.id_index:
                     self.release_of.setdefault(self.id_index[it.release][0], it.line)
+        # requests the signal may interrupt: released by the signal step
+        self.signalled = frozenset((cn.index, k) for cn in conns for k, rq in enumerate(cn.reqs)
+                                   if rq.signalled and "blocking" in rq.kinds)
+        for cn in conns:
+            if cn.signal_pos is not None:
+                for key in self.signalled:
+                    self.release_of.setdefault(key, cn.items[cn.signal_pos].line)
         acts = cm.model.actions
         self.fam = [a.family for a in acts]
         self.par = [dict(a.params) for a in acts]
@@ -301,7 +355,7 @@ class _Search:
         self.diverge: tuple[int, int] | None = None  # (conn, item position) once rejected
         self.states = 0
         self.budget_hit = False
-        self.expected_caps = ["oob"] if p.oob_offered(0) else []
+        self.expected_caps = {m: (["oob"] if p.oob_offered(m) else []) for m in p.monitor_ids}
 
     # -- helpers ---------------------------------------------------------------
     def offer(self, c: int, what: str, pos: int, text: str) -> None:
@@ -314,6 +368,10 @@ class _Search:
         return c, i + sc[c] - self.cm.sent[c](s)
 
     def describe_emit(self, s: tuple[int, ...], sc: tuple[int, ...], e: Any) -> str:
+        if e.what == "greeting":
+            return f"a greeting offering {self.expected_caps[e.monitor]}"
+        if e.what == "eof":
+            return "the server closing the connection (eof)"
         if e.what != "reply":
             return "an event"
         c, k = self.req_of_ref(s, sc, e.ref)
@@ -322,6 +380,11 @@ class _Search:
         return f"a reply [{e.cls}]"  # pragma: no cover
 
     def match(self, s: tuple[int, ...], sc: tuple[int, ...], e: Any, it: _Item) -> bool:
+        if e.what == "eof":
+            return it.what == "eof"
+        if e.what == "greeting":
+            caps = sorted(it.obs.capabilities or ()) if it.obs is not None else []
+            return it.what == "greeting" and caps == self.expected_caps[e.monitor]
         if it.what != "recv" or it.obs is None:
             return False
         o = it.obs
@@ -380,8 +443,35 @@ class _Search:
                 return any(sc[c] <= k for _rc, sc in at for c, k in noid)
             targets = self.id_index.get(it.obs.id, [])
             return any(sc[c] <= k for _rc, sc in at for c, k in targets)
-        evs = [(cn.index, k) for cn in self.conns for k, rq in enumerate(cn.reqs) if "event" in rq.kinds]
+        # an event: any request whose handler runs may raise events (F1)
+        evs = [(cn.index, k) for cn in self.conns for k, rq in enumerate(cn.reqs)
+               if any(KINDS[kk].handler_runs for kk in rq.kinds if kk in KINDS)]
         return any(sc[c] <= k for _rc, sc in at for c, k in evs)
+
+    def signal_ready(self, s: tuple[int, ...], sc: tuple[int, ...], rc: tuple[int, ...],
+                     succs: list[tuple[int, tuple[int, ...]]]) -> bool:
+        """The signal barrier: every connection at its signal item (a later one not started), every
+        request written before it handed to a readable monitor, the model quiescent."""
+        conns = self.conns
+        for c, cn in enumerate(conns):
+            if cn.signal_pos is None:
+                if rc[c] > 0:
+                    return False
+                continue
+            if rc[c] != cn.signal_pos:
+                return False
+            it = cn.items[cn.signal_pos]
+            if sc[c] < it.reqs_before and self.cm.suspend_cnt[cn.monitor](s) <= 0:
+                self.offer(c, "item", rc[c], f"first handing {cn.reqs[sc[c]].describe(cn.label)} to a readable "
+                           "monitor (it was written before the signal)")
+                return False
+        busy = self.quiescent(succs)
+        if busy:
+            for c, cn in enumerate(conns):
+                if cn.signal_pos is not None:
+                    self.offer(c, "item", rc[c], "the signal only after its internal steps: " + ", ".join(busy[:4]))
+            return False
+        return True
 
     # -- the search --------------------------------------------------------------
     def run(self) -> bool:
@@ -431,7 +521,7 @@ class _Search:
             for a, s2 in succs:
                 fam = self.fam[a]
                 p = self.par[a]
-                sc2, rc2 = sc, rc
+                sc2, rc2, rel2 = sc, rc, rel
                 if fam == "send":
                     c = p["client"]
                     k = sc[c]
@@ -451,15 +541,12 @@ class _Search:
                     c = p["client"]
                     if rc[c] >= ends[c] or conns[c].items[rc[c]].what != fam:
                         continue
-                    pos = rc[c] + 1
-                    if fam == "connect" and pos < ends[c] and conns[c].items[pos].what == "greeting":
-                        g = conns[c].items[pos].obs
-                        caps = list(g.capabilities or ()) if g else []
-                        if sorted(caps) != sorted(self.expected_caps):
-                            self.offer(c, "item", pos, f"a greeting offering {self.expected_caps}")
-                            continue
-                        pos += 1
-                    rc2 = (*rc[:c], pos, *rc[c + 1:])
+                    rc2 = (*rc[:c], rc[c] + 1, *rc[c + 1:])
+                elif fam == "signal":
+                    if not self.signal_ready(s, sc, rc, succs):
+                        continue
+                    rc2 = tuple(r + 1 if cn.signal_pos is not None else r for r, cn in zip(rc, conns, strict=True))
+                    rel2 = rel | self.signalled
                 elif fam == "blocking_complete":
                     ref = self.cm.executing_request(s)
                     key = self.req_of_ref(s, sc, ref)
@@ -484,7 +571,7 @@ class _Search:
                     if not ok:
                         continue
                     rc2 = tuple(rcl)
-                nexts.append((self.canon(s2), sc2, rc2, rel))
+                nexts.append((self.canon(s2), sc2, rc2, rel2))
             # request slots exhausted: the model cannot take the next written request
             for c in range(n):
                 k = sc[c]
@@ -506,7 +593,62 @@ class _Search:
 # --------------------------------------------------------------------------
 
 
-def _config(conns: list[_Conn], cspec: ConformSpec, requests: int) -> tuple[Design, Bounds, list[str]]:
+@dataclass(frozen=True)
+class EventBounds:
+    """What the transcript needs of F1-F4: events per command, environment events, a signal,
+    monitors on a mux chardev (docs/conformance.md, "Events and the server's close")."""
+
+    events_per_command: int
+    environment_events: int
+    signals: int
+    mux_monitors: frozenset[str]
+
+
+_MUX_CHARDEV = re.compile(r"-chardev\s+\S*?\bid=([^,\s]+)[^\s]*?\bmux=on")
+
+
+def event_bounds(lines: Sequence[TranscriptLine], cspec: ConformSpec | None = None) -> EventBounds:
+    """Bounds large enough for every explanation of ``lines`` (unless ``cspec`` fixes them).
+
+    * events per command: a handler's events reach its own session between the request and
+      its reply; qemu_cleanup's events follow SHUTDOWN after the session's last request, before
+      its EOF. The bound is the largest such count (at most 4, the model's maximum);
+    * environment events: each reaches at least one session, so at most every event seen
+      (at most 16);
+    * one signal step if the transcript has a ``signal`` comment;
+    * monitors whose chardev the recorded command line (a ``qemu:`` note) declares ``mux=on``.
+    """
+    per = observations(lines)
+    handler = cleanup = total = 0
+    for obs in per.values():
+        total += sum(o.kind == "event" for o in obs)
+        for n, o in enumerate(obs):
+            if o.kind != "request":
+                continue
+            count = 0
+            for later in obs[n + 1:]:
+                if later.kind == "reply":
+                    break
+                count += later.kind == "event"
+            handler = max(handler, count)
+        if obs and obs[-1].kind == "eof":
+            last = max((n for n, o in enumerate(obs) if o.kind == "request"), default=-1)
+            cleanup = max(cleanup, sum(o.kind == "event" for o in obs[last + 1:]) - 1)
+    ev = min(4, max(handler, cleanup))
+    env = min(16, total)
+    if cspec is not None and cspec.events_per_command is not None:
+        ev = cspec.events_per_command
+    if cspec is not None and cspec.environment_events is not None:
+        env = cspec.environment_events
+    mux: set[str] = set()
+    for ln in lines:
+        if ln.is_comment and ln.note and ln.note.startswith("qemu:"):
+            mux |= set(_MUX_CHARDEV.findall(ln.note))
+    return EventBounds(ev, env, 1 if signal_line(lines) is not None else 0, frozenset(mux))
+
+
+def _config(conns: list[_Conn], cspec: ConformSpec, requests: int,
+            eb: EventBounds) -> tuple[Design, Bounds, list[str]]:
     spec = cspec.spec
     notes: list[str] = list(cspec.table.notes) if cspec.table else [
         "no QAPI schema: a command outside the mapping table may or may not exist"]
@@ -517,9 +659,13 @@ def _config(conns: list[_Conn], cspec: ConformSpec, requests: int) -> tuple[Desi
     # the transcript is the client: it negotiates per session with caps* requests
     values.update(client_discipline=False, client_wait_negotiation=False)
     design = Design(values, spec.design.base, spec.design.proposal)
+    names = {cn.monitor: cn.monitor_name for cn in conns}
+    mux = tuple(names.get(m) in eb.mux_monitors for m in range(n_mon))
     bounds = replace(spec.bounds, monitors=n_mon, clients=len(conns), requests=requests, mix=mix,
                      client_monitors=tuple(cn.monitor for cn in conns), iothread_monitors=(), hmp=0,
-                     negotiate_first=False)
+                     negotiate_first=False, events_per_command=eb.events_per_command,
+                     env_events=eb.environment_events, signals=eb.signals,
+                     mux_monitors=mux if any(mux) else ())
     return design, bounds, notes
 
 
@@ -528,6 +674,7 @@ def conform(lines: Sequence[TranscriptLine], cspec: ConformSpec, source: str = "
     """Decide whether transcript *lines* is a behaviour of the model of *cspec*."""
     t0 = time.monotonic()
     conns = _analyse(lines, cspec, source)
+    eb = event_bounds(lines, cspec)
     if not conns:
         raise InputError(source, None, "at least one connection", "none")
     n_mon = max(cn.monitor for cn in conns) + 1
@@ -542,7 +689,7 @@ def conform(lines: Sequence[TranscriptLine], cspec: ConformSpec, source: str = "
     total = 0
     res: ConformResult | None = None
     for requests in ladder:
-        design, bounds, notes = _config(conns, cspec, requests)
+        design, bounds, notes = _config(conns, cspec, requests, eb)
         cm = _compile(_design_key(design), bounds)
         srch = _Search(conns, cm, design, bounds, max_states, deadline, cspec.handler_error_classes)
         ok = srch.run()
@@ -550,7 +697,9 @@ def conform(lines: Sequence[TranscriptLine], cspec: ConformSpec, source: str = "
         config = {"monitors": bounds.monitors, "clients": bounds.clients, "requests": requests,
                   "mix": list(bounds.mix), "client_monitors": list(bounds.client_monitors),
                   "connections": [cn.label for cn in conns], "client_oob": design.value("client_oob"),
-                  "schema": cspec.table.source if cspec.table else None}
+                  "schema": cspec.table.source if cspec.table else None,
+                  "events_per_command": eb.events_per_command, "environment_events": eb.environment_events,
+                  "signals": eb.signals, "mux_monitors": sorted(eb.mux_monitors)}
         if ok:
             return ConformResult(source, "accepted", states=total, seconds=time.monotonic() - t0,
                                  config=config, notes=notes)
@@ -615,6 +764,8 @@ def _describe_item(it: _Item, conn: str) -> str:
     o = it.obs
     if it.what == "release":
         return f"the release of {it.release} on {conn}"
+    if it.what == "signal":
+        return f"the signal (line {it.line}) seen from {conn}"
     if o is None:  # pragma: no cover
         return f"line {it.line}"
     if o.kind == "reply":
@@ -628,7 +779,7 @@ def _describe_item(it: _Item, conn: str) -> str:
     if o.kind == "unrecognized":
         return f"the unrecognized line received on {conn} (not a JSON object the model can match)"
     if o.kind == "eof":
-        return f"the server closing {conn} (eof: the model has no server-side close)"
+        return f"the server closing {conn} (eof)"
     if o.kind == "mux-input":
         return (f"the bytes written on {conn} for the HMP monitor or the mux escape (the model has no "
                 "mux chardev shared by QMP and HMP)")

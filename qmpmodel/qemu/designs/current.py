@@ -15,6 +15,7 @@ from qmpmodel.qemu.parts.clients import Clients
 from qmpmodel.qemu.parts.dispatcher import Dispatcher
 from qmpmodel.qemu.parts.environment import Environment
 from qmpmodel.qemu.parts.hmp import Hmp
+from qmpmodel.qemu.parts.mainloop import MainLoop
 from qmpmodel.qemu.parts.reader import Reader
 from qmpmodel.qemu.parts.shutdown import Shutdown
 from qmpmodel.qemu.parts.waiting import Waiting
@@ -24,7 +25,7 @@ from qmpmodel.qemu.renumber import Renumbering
 __all__ = ["QemuCurrent"]
 
 
-class QemuCurrent(Clients, Reader, Dispatcher, HandlerBH, Environment, Hmp, Shutdown, Waiting, Renumbering,
+class QemuCurrent(MainLoop, Clients, Reader, Dispatcher, HandlerBH, Environment, Hmp, Shutdown, Waiting, Renumbering,
                   QemuProbes):
     """QEMU's monitor dispatch today (the base design)."""
 
@@ -40,8 +41,10 @@ class QemuCurrent(Clients, Reader, Dispatcher, HandlerBH, Environment, Hmp, Shut
         yield from self.environment_actions()
         if self.hmp:
             yield from self.hmp_actions()
-        if self.monitor_cleanup_enabled():
+        if self.monitor_cleanup_reachable():
             yield from self.monitor_cleanup()
+        # F1-F4 (only when a spec enables them: every other spec keeps its actions and order)
+        yield from self.mainloop_actions()
         yield from self.extra_actions()
 
     def extra_actions(self) -> Iterator[Action]:
