@@ -1,3 +1,3 @@
-from qmpmodel.cli import main
+from qmpmodel.cli.main import main
 
 main()

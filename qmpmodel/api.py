@@ -35,13 +35,25 @@ from typing import Any, TypeVar
 from qmpmodel.core.expr import FALSE, TRUE, Expr, StateLayout, Var, all_of, any_of, ite, lit
 from qmpmodel.core.model import Action
 from qmpmodel.core.task import PropertyKind
-from qmpmodel.qemu.codes import ClientSt, Ctx, Dsp, HmpCo, Nest, Rcu, Run, Sd, Tid, Waiter, XShutdown
+from qmpmodel.qemu.codes import (
+    ClientSt,
+    Ctx,
+    Dsp,
+    HmpCo,
+    Nest,
+    Rcu,
+    Run,
+    Sd,
+    Tid,
+    Waiter,
+    XShutdown,
+)
 from qmpmodel.qemu.designs.current import QemuCurrent
 from qmpmodel.qemu.designs.direct2010 import AsyncApi2010
 from qmpmodel.qemu.designs.registry import CoroutineDispatcher2020, QemuCurrentFixed
-from qmpmodel.qemu.harness import Client, DispatcherState, Monitor, Thread
 from qmpmodel.qemu.probes import HISTORY, AioContext, Probes
 from qmpmodel.qemu.properties import Invariant, history_clean
+from qmpmodel.qemu.state import Client, DispatcherState, Monitor, Thread
 from qmpmodel.qemu.steps import Update, step
 
 __all__ = [

@@ -8,16 +8,19 @@ Pure: no printing, no files, no clock (the CLI times the run and fills
 
 from __future__ import annotations
 
+import functools
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
+from qmpmodel.core.explain import failing_clause
 from qmpmodel.core.model import Model, RangeError
-from qmpmodel.core.results import CheckResult, EngineOptions, EngineResult
+from qmpmodel.core.results import CheckResult, EngineOptions, EngineResult, InvariantResult
 from qmpmodel.core.task import CheckTask, Observer, Property
 from qmpmodel.errors import InputError
 from qmpmodel.qemu.lemmas import ModelView, candidate_lemmas
 from qmpmodel.qemu.probes import Probes
+from qmpmodel.qemu.symmetry import qemu_symmetry
 from qmpmodel.specs import Spec
 from qmpmodel.statemachine import QemuModel, build
 
@@ -28,6 +31,8 @@ ENGINES = {
     "explicit": "qmpmodel.engines.explicit",
     "hypothesis": "qmpmodel.engines.hypothesis",
     "smt": "qmpmodel.engines.smt",
+    "native": "qmpmodel.engines.native",
+    "spin": "qmpmodel.engines.spin",
 }
 
 
@@ -62,8 +67,10 @@ def prepare(spec: Spec) -> Prepared:
     """Build the spec's model and the task every engine receives."""
     qm = build(spec.design, spec.bounds, spec.path)
     view = ModelView(qm.model, qm.design, spec.bounds)
-    task = CheckTask(qm.model, tuple((inv.on(qm.design), exp) for inv, exp in spec.expectations),
-                     lambda: candidate_lemmas(view))
+    obligations = tuple((inv.on(qm.design), exp) for inv, exp in spec.expectations)
+    task = CheckTask(qm.model, obligations, lambda: candidate_lemmas(view),
+                     functools.cache(lambda: qemu_symmetry(qm.model, spec.bounds,
+                                                           [(p.name, p.expr) for p, _ in obligations])))
     return Prepared(spec, qm, task)
 
 
@@ -102,4 +109,17 @@ def check_spec(spec: Spec, engine: str = "explicit", options: EngineOptions | No
         raise InputError(file, f"line {line}", f"{e.var.name} within its declared range {e.var.lo}..{e.var.hi}",
                          f"{e.value} after {e.action.label} in {spec.path}") from None
     return CheckResult(spec.path, engine, r.states, r.transitions, r.depth, 0.0, r.complete,
-                       tuple(r.invariants), spec.title)
+                       tuple(_with_clause(p, i) for i in r.invariants), spec.title)
+
+
+def _with_clause(p: Prepared, r: InvariantResult) -> InvariantResult:
+    """A violated state property names the clause that fails in the counterexample's last state."""
+    if r.verdict != "violated" or r.trace is None or r.trace.loop is not None:
+        return r
+    try:
+        prop = p.prop(r.name)
+    except KeyError:
+        return r
+    last = p.model.encode(r.trace.states()[-1])
+    clause = failing_clause(prop.expr, last, p.model.layout.vars)
+    return replace(r, clause=clause) if clause else r

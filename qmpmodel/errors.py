@@ -4,19 +4,21 @@
 
     QmpModelError
      ├── InputError          bad input: spec, schema, transcript, trace, query (CLI exit 2)
+     │    └── InputErrors    several of them, found at once (a spec with more than one mistake)
      └── ModelDefinitionError  the model itself is inconsistent (a bug in qmpmodel)
 
 Every :class:`InputError` renders as one line naming the file and the position
 (key, line or column), what was expected, what was found, and, for a misspelt
-name, the closest valid names.
+name, the closest valid names; :class:`InputErrors` renders as one such line per
+mistake.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-__all__ = ["InputError", "ModelDefinitionError", "QmpModelError", "close_matches"]
+__all__ = ["InputError", "InputErrors", "ModelDefinitionError", "QmpModelError", "close_matches", "flatten", "raise_all"]
 
 
 class QmpModelError(Exception):
@@ -63,6 +65,42 @@ class InputError(QmpModelError):
         if self.hint:
             msg += f"; {self.hint}"
         return msg.replace("\n", " ")
+
+
+class InputErrors(InputError):
+    """Several mistakes reported at once; ``errors`` holds one :class:`InputError` each.
+
+    ``str()`` is one line per mistake. The attributes of the first mistake are
+    also this exception's (``source``, ``where``, ...), so a caller that only
+    knows :class:`InputError` still names the file.
+    """
+
+    def __init__(self, errors: Sequence[InputError]) -> None:
+        if not errors:
+            raise ValueError("InputErrors needs at least one error")
+        self.errors: tuple[InputError, ...] = tuple(flatten(errors))
+        first = self.errors[0]
+        super().__init__(first.source, first.where, first.expected, first.found, first.hint)
+
+    def __str__(self) -> str:
+        return "\n".join(InputError.__str__(e) for e in self.errors)
+
+
+def flatten(errors: Iterable[InputError]) -> list[InputError]:
+    """The single mistakes in ``errors`` (an :class:`InputErrors` contributes each of its own)."""
+    out: list[InputError] = []
+    for e in errors:
+        out.extend(e.errors if isinstance(e, InputErrors) else (e,))
+    return out
+
+
+def raise_all(errors: Sequence[InputError]) -> None:
+    """Raise nothing, the one error, or an :class:`InputErrors` holding all of them."""
+    flat = flatten(errors)
+    if len(flat) == 1:
+        raise flat[0]
+    if flat:
+        raise InputErrors(flat)
 
 
 class ModelDefinitionError(QmpModelError):

@@ -63,7 +63,7 @@ def state_machine_for(spec: str | Path | Spec, *, invariants: Iterable[str] | No
     if invariants is None:
         chosen = [inv for inv, exp in p.task.obligations if exp == "holds"]
     else:
-        chosen = [invariant(n, p.spec.path, "invariants").on(p.view) for n in invariants]
+        chosen = [invariant(n, p.spec.path, "invariants", p.spec.properties).on(p.probes) for n in invariants]
     props = compile_properties(p.model, chosen)
     stem = "".join(c if c.isalnum() else "_" for c in Path(p.spec.path).stem.title())
     machine = build_machine(p.model, props, swarm=swarm, name=f"{stem}Model")

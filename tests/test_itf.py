@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from qmpmodel.artefacts.itf import itf_to_trace, read_itf, replay, trace_to_itf, validate_itf
 from qmpmodel.artefacts.report import cex_name, write_artefacts
 from qmpmodel.check import check_spec, prepare
-from qmpmodel.cli.report import replay_cmd
+from qmpmodel.cli.replay import replay_cmd
 from qmpmodel.errors import InputError
 from qmpmodel.specs import load_spec
 
@@ -149,9 +149,9 @@ def test_replay_names_the_first_diverging_step(artefacts, tmp_path: Path, monkey
     r = _run([str(bad)])
     assert r.exit_code == 1
     assert "step 3" in r.output and name in r.output
-    # a different action at step 2
+    # a different action at step 2 (the action is found by its label when the index disagrees)
     doc = json.loads(p.read_text())
-    doc["states"][2]["#meta"]["action_index"] = doc["states"][1]["#meta"]["action_index"]
+    doc["states"][2]["#meta"] = {**doc["states"][1]["#meta"], "index": 2}
     bad.write_text(json.dumps(doc))
     r = _run([str(bad)])
     assert r.exit_code == 1 and "step 2" in r.output

@@ -40,16 +40,16 @@ def test_design_value_of_the_wrong_type(tmp_path):
     with pytest.raises(InputError, match=r"design.closed_resume: expected one of true, false"):
         load_spec(spec)
     spec.write_text('[design]\nhop_all = "true"\n')
-    with pytest.raises(InputError, match=r"did you mean 'true'\?"):
+    with pytest.raises(InputError, match=r"did you mean true \(a boolean: no quotes\)\?"):
         load_spec(spec)
 
 
 def test_check_table_is_validated(tmp_path):
     spec = tmp_path / "s.toml"
-    spec.write_text("[check]\nmax_state = 10\n")
+    spec.write_text("[bounds]\nrequests = 1\n[check]\nmax_state = 10\n")
     with pytest.raises(InputError, match="did you mean 'max_states'"):
         load_spec(spec)
-    spec.write_text("[check]\nmax_states = -1\n")
+    spec.write_text("[bounds]\nrequests = 1\n[check]\nmax_states = -1\n")
     with pytest.raises(InputError, match="a positive integer"):
         load_spec(spec)
 

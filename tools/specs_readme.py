@@ -18,7 +18,7 @@ from qmpmodel.check import check_spec
 from qmpmodel.qemu.bounds import BOUND_DOCS, BOUNDS
 from qmpmodel.qemu.design import AXES
 from qmpmodel.qemu.kinds import KINDS
-from qmpmodel.specs import expand_paths, load_spec
+from qmpmodel.specs import expand_paths, load_spec, toml_value
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAD = """# Specs
@@ -50,7 +50,11 @@ max_states = 2000000               # budget: beyond it verdicts are "unknown"
 
 Every key is validated: an unknown table, axis, bound, kind or invariant name, or
 a value of the wrong type, is reported as one line naming the file and key, with
-a close match, and `qmpmodel check` exits 2. `qmpmodel invariants` lists the
+a close match written in TOML (`true`, `"drop"`); every mistake of every spec is
+reported at once, and `qmpmodel check` exits 2 without checking anything. Under a
+directory, `qmpmodel check` reads only the `*.toml` files that have a `[design]`,
+`[bounds]`, `[expect]` or `[commands]` table (not `pyproject.toml`); a file named on
+the command line without one is bad input. `qmpmodel invariants` lists the
 invariants. Directories: `designs/` (historical and proposed dispatchers),
 `bugs/` (one spec per catalogued bug of §7, with a `-fixed-` variant where the
 reference names the fix), `mutants/` (deliberately broken designs for
@@ -67,7 +71,7 @@ def table(rows: list[list[str]], head: list[str]) -> str:
 def render() -> str:
     parts = [HEAD]
     parts.append("## Design axes\n\n" + table(
-        [[f"`{a.name}`", " / ".join(f"`{v!r}`".replace("'", '"') for v in a.values), a.doc] for a in AXES],
+        [[f"`{a.name}`", " / ".join(f"`{toml_value(v)}`" for v in a.values), a.doc] for a in AXES],
         ["axis", "values (first: current QEMU)", "meaning"]))
     parts.append("## Bounds\n\n" + table([[f"`{b}`", BOUND_DOCS[b]] for b in BOUNDS], ["bound", "meaning"]))
     parts.append("## Request kinds (`mix`, `hmp_mix`)\n\n" + table(

@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from qmpmodel import __version__
+from qmpmodel.artefacts.files import write_atomic
 from qmpmodel.core.expr import Expr
 from qmpmodel.core.model import Model
 from qmpmodel.core.results import StateView, Trace, TraceStep
@@ -41,6 +43,7 @@ __all__ = [
     "itf_to_trace",
     "read_itf",
     "replay",
+    "replay_command",
     "trace_from_itf",
     "trace_to_itf",
     "validate_itf",
@@ -183,11 +186,13 @@ def itf_to_trace(t: ItfTrace) -> Trace:
 
 def write_itf(path: str | Path, trace: Trace, spec: str = "", invariant: str = "", description: str = "") -> Path:
     """Write ``trace`` as ``path`` (conventionally ``*.itf.json``)."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps(trace_to_itf(trace, spec, invariant, description), indent=None,
-                            separators=(",", ":")) + "\n", encoding="utf-8")
-    return p
+    return write_atomic(path, json.dumps(trace_to_itf(trace, spec, invariant, description), indent=None,
+                                         separators=(",", ":")) + "\n")
+
+
+def replay_command(itf: str | Path, spec: str) -> str:
+    """The shell command that replays a written trace, with the paths as the user gave them."""
+    return f"qmpmodel replay {shlex.quote(str(itf))} --spec {shlex.quote(spec)}"
 
 
 def read_itf(path: str | Path) -> ItfTrace:
@@ -218,57 +223,83 @@ class ReplayOutcome:
     step: int | None = None
 
 
-def _diff(names: tuple[str, ...], want: Mapping[str, int | bool], got: StateView) -> str:
-    for n in names:
-        if int(want[n]) != int(got[n]):
-            return f"{n} is {got[n]!r}, the trace says {want[n]!r}"
-    return ""
+def _diffs(names: tuple[str, ...], want: Mapping[str, int | bool], got: StateView) -> list[str]:
+    return [n for n in names if int(want[n]) != int(got[n])]
+
+
+def _differs(names: tuple[str, ...], want: Mapping[str, int | bool], got: StateView) -> str:
+    """``bql is 0 in this design, 1 in the trace (and 2 more variables)``, or ``""``."""
+    d = _diffs(names, want, got)
+    if not d:
+        return ""
+    more = f" (and {len(d) - 1} more variable{'s' if len(d) > 2 else ''})" if len(d) > 1 else ""
+    return f"{d[0]} is {_show(got[d[0]])} in this design, {_show(want[d[0]])} in the trace{more}"
+
+
+def _show(v: int | bool) -> str:
+    return ("true" if v else "false") if isinstance(v, bool) else str(v)
+
+
+def _find_action(model: Model, index: int, label: str) -> int | None:
+    """The action the trace took: its recorded index, or (another design's list) the same label."""
+    if 0 <= index < len(model.actions) and model.actions[index].label == label:
+        return index
+    return next((i for i, a in enumerate(model.actions) if a.label == label), None)
 
 
 def replay(t: ItfTrace, prepared: Any, invariant_name: str | None = None) -> ReplayOutcome:
-    """Re-execute ``t`` on ``prepared`` (a :class:`~qmpmodel.check.Prepared`) and confirm the violation."""
+    """Re-execute ``t`` on ``prepared`` (a :class:`~qmpmodel.check.Prepared`) and confirm the violation.
+
+    When the design differs from the one the trace was found on, the outcome
+    says in words where it diverges: a step this design does not have, a step
+    not enabled in this design, or the first variable a step sets differently.
+    """
     from qmpmodel.core.expr import evaluate
     from qmpmodel.invariants import invariant
 
     model = prepared.model
     if set(t.vars) != set(model.var_names):
-        missing = sorted(set(model.var_names) - set(t.vars)) or sorted(set(t.vars) - set(model.var_names))
-        return ReplayOutcome(False, f"state 0: the trace's variables differ from the spec's model ({missing[0]!r})", 0)
+        only_here = sorted(set(model.var_names) - set(t.vars))
+        only_trace = sorted(set(t.vars) - set(model.var_names))
+        what = (f"this design has {only_here[0]!r}, the trace does not" if only_here
+                else f"the trace has {only_trace[0]!r}, this design does not")
+        return ReplayOutcome(False, f"state 0: the state variables differ ({what})", 0)
     s = model.init
-    d = _diff(model.var_names, t.states[0], model.decode(s))
+    d = _differs(model.var_names, t.states[0], model.decode(s))
     if d:
-        return ReplayOutcome(False, f"state 0 (init): {d}", 0)
-    visited = [s]
+        return ReplayOutcome(False, f"state 0: the initial state differs: {d}", 0)
+    visited, taken = [s], []
     for k in range(1, len(t.states)):
         m = t.metas[k]
-        ai = m["action_index"]
-        if not 0 <= ai < len(model.actions) or model.actions[ai].label != m["label"]:
-            here = model.actions[ai].label if 0 <= ai < len(model.actions) else "out of range"
-            return ReplayOutcome(False, f"step {k} ({m['label']}): action {ai} is {here} in this model", k)
+        ai = _find_action(model, m["action_index"], m["label"])
+        if ai is None:
+            return ReplayOutcome(False, f"step {k} ({m['label']}): this design has no such step", k)
         act = model.actions[ai]
         if not act.enabled(s):
-            return ReplayOutcome(False, f"step {k} ({m['label']}): not enabled", k)
+            return ReplayOutcome(False, f"step {k} ({m['label']}): not enabled in this design", k)
         s = act.apply(s)
-        d = _diff(model.var_names, t.states[k], model.decode(s))
+        d = _differs(model.var_names, t.states[k], model.decode(s))
         if d:
-            return ReplayOutcome(False, f"step {k} ({m['label']}): {d}", k)
+            return ReplayOutcome(False, f"step {k} ({m['label']}) has another effect in this design: {d}", k)
         visited.append(s)
+        taken.append(ai)
     name = invariant_name or t.meta.get("invariant")
     if not isinstance(name, str) or not name:
         return ReplayOutcome(True, f"{len(t.states) - 1} steps re-executed (no invariant named in #meta)")
     inv = invariant(name, "<itf #meta>", "invariant", prepared.spec.properties).on(prepared.probes)
     last = len(t.states) - 1
     if inv.kind == "liveness":
-        return _confirm_lasso(prepared.model, inv.expr, t, visited, inv.fairness)
+        return _confirm_lasso(prepared.model, inv.expr, t, visited, taken, inv.fairness)
     holds = bool(evaluate(inv.expr, s))
     if not holds:
         return ReplayOutcome(True, f"{name} violated at step {last}")
     if inv.kind == "deadlock" and not any(True for _ in model.enabled(s)) and evaluate(model.pending, s):
         return ReplayOutcome(True, f"{name} violated at step {last}: pending work and no enabled action")
-    return ReplayOutcome(False, f"step {last}: {name} holds in the last state", last)
+    return ReplayOutcome(False, f"step {last}: all {last} steps re-execute, but {name} holds in the last state",
+                         last)
 
 
-def _confirm_lasso(model: Model, goal: Expr, t: ItfTrace, visited: list[Any],
+def _confirm_lasso(model: Model, goal: Expr, t: ItfTrace, visited: list[Any], actions: list[int],
                    fairness: tuple[str, ...] | None = None) -> ReplayOutcome:
     """A fair lasso: the loop closes, a request stays pending, weak fairness is respected."""
     from qmpmodel.core.expr import any_of, evaluate
@@ -284,11 +315,10 @@ def _confirm_lasso(model: Model, goal: Expr, t: ItfTrace, visited: list[Any],
     for k, st in enumerate(loop_states, start=t.loop):
         if not evaluate(goal, st):
             return ReplayOutcome(False, f"state {k}: no request is pending inside the loop", k)
-    taken = {model.actions[m["action_index"]].fair + ":" + model.actions[m["action_index"]].actor
-             for m in t.metas[t.loop + 1:]}
-    from qmpmodel.engines.explicit import fair_groups
+    taken = {model.actions[a].fair + ":" + model.actions[a].actor for a in actions[t.loop:]}
+    from qmpmodel.engines.explicit import fair_group_actions
 
-    for g, idxs in sorted(fair_groups(model, fairness).items()):
+    for g, idxs in sorted(fair_group_actions(model, fairness).items()):
         guard = any_of(model.actions[i].guard for i in idxs)
         if all(evaluate(guard, st) for st in loop_states) and g not in taken:
             return ReplayOutcome(False, f"state {t.loop}: the loop is unfair to {g}", t.loop)

@@ -321,10 +321,11 @@ def _fmt(v: int | bool) -> str:
 
 
 def step_diff_markdown(trace: Trace) -> str:
-    """A Markdown table: step, actor, action instance, and only the variables that changed."""
-    out = ["| # | actor | action | changed |", "|---|---|---|---|"]
+    """A Markdown table: step, actor, action instance (and the QEMU function it models), and only
+    the variables that changed, their values decoded."""
+    out = ["| # | actor | action | QEMU | changed |", "|---|---|---|---|---|"]
     for k, (st, diff) in enumerate(zip(trace.steps, step_diffs(trace), strict=True), start=1):
-        ch = "<br>".join(f"`{n}`: {_fmt(a)} → {_fmt(b)}" for n, a, b in diff) or "(stutter)"
+        ch = "<br>".join(f"`{n}`: {trace.show(n, a)} → {trace.show(n, b)}" for n, a, b in diff) or "(stutter)"
         loop = " ↺" if trace.loop is not None and k == trace.loop + 1 else ""
-        out.append(f"| {k}{loop} | {st.actor} | `{st.label}` | {ch} |")
+        out.append(f"| {k}{loop} | {st.actor} | `{st.label}` | {st.qemu} | {ch} |")
     return "\n".join(out) + "\n"

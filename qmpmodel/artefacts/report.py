@@ -26,7 +26,8 @@ from typing import Any
 
 import click
 
-from qmpmodel.artefacts.itf import write_itf
+from qmpmodel.artefacts.files import write_atomic
+from qmpmodel.artefacts.itf import replay_command, write_itf
 from qmpmodel.artefacts.render import (
     dot_to_svg,
     graphviz_version,
@@ -46,7 +47,7 @@ from qmpmodel.core.results import CheckResult, InvariantResult
 from qmpmodel.invariants import invariant
 from qmpmodel.qemu.waitfor import find_deadlock_cycle, normalize_cycle, wait_for_graph
 
-__all__ = ["cex_name", "spec_slug", "write_artefacts", "write_report"]
+__all__ = ["cex_name", "itf_path", "spec_slug", "write_artefacts", "write_report"]
 
 Block = tuple[Any, ...]
 
@@ -104,7 +105,8 @@ def write_artefacts(results: Sequence[CheckResult], prepared_by_spec: Mapping[st
             if inv.trace is None:
                 continue
             base = out / cex_name(r.spec, inv.name)
-            written.append(write_itf(f"{base}.itf.json", inv.trace, r.spec, inv.name,
+            itf = itf_path(out_dir, r.spec, inv.name)
+            written.append(write_itf(itf, inv.trace, r.spec, inv.name,
                                      f"{r.title}: {inv.name} {inv.verdict} (expected {inv.expected})"))
             svg_name = None
             if inv.name == "no-deadlock":
@@ -116,21 +118,23 @@ def write_artefacts(results: Sequence[CheckResult], prepared_by_spec: Mapping[st
                 if svg is not None:
                     svg_name = f"{base.name}.waitfor.svg"
                     written.append(_write(out / svg_name, svg))
-            cmd = reproduce_command(p, r.spec, inv, f"{base}.itf.json")
+            cmd = reproduce_command(p, r.spec, inv, str(itf))
             if cmd is not None and echo is not None:
                 echo(f"  {r.spec}: {inv.name}: {cmd}")
-            md = _render_md(_cex_blocks(r, inv, p, svg_name, None, itf=f"{base.name}.itf.json",
+            md = _render_md(_cex_blocks(r, inv, p, svg_name, None, itf=itf.name, replay=replay_command(itf, r.spec),
                                         repro=reproduction_blocks(None, cmd)))
             written.append(_write(f"{base}.md", md))
             written.append(_write(f"{base}.sequence.mmd", sequence_mermaid(inv.trace, p.qemu)))
     return written
 
 
+def itf_path(out_dir: str | Path, spec: str, inv: str) -> Path:
+    """Where :func:`write_artefacts` writes the ITF trace of ``inv`` on ``spec``: under ``out_dir`` as given."""
+    return Path(out_dir) / f"{cex_name(spec, inv)}.itf.json"
+
+
 def _write(path: str | Path, text: str) -> Path:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(text, encoding="utf-8")
-    return p
+    return write_atomic(path, text)
 
 
 # -- page content -------------------------------------------------------------------------
@@ -142,7 +146,7 @@ def _fmt(v: object) -> str:
 
 def _cex_blocks(r: CheckResult, inv: InvariantResult, prepared: Any, svg_name: str | None,
                 svg_inline: str | None, itf: str | None = None, index: str | None = None,
-                repro: Sequence[Block] = ()) -> list[Block]:
+                replay: str | None = None, repro: Sequence[Block] = ()) -> list[Block]:
     tr = inv.trace
     assert tr is not None
     info = invariant(inv.name, extra=prepared.spec.properties)
@@ -158,9 +162,12 @@ def _cex_blocks(r: CheckResult, inv: InvariantResult, prepared: Any, svg_name: s
     ]
     if inv.note:
         blocks.append(("p", f"Note: {inv.note}."))
+    if inv.clause:
+        blocks.append(("p", f"Why it fails in the last state: {inv.clause}."))
     if itf:
-        blocks.append(("p", f"Trace: [`{itf}`]({itf}) (ITF); replay with "
-                            f"`qmpmodel replay {itf} --spec {r.spec}`."))
+        # the link is relative to this page; the command to the directory `qmpmodel check` ran in
+        blocks.append(("p", f"Trace: [`{itf}`]({itf}) (ITF); replay it, from the directory where "
+                            f"`qmpmodel check` ran, with `{replay}`."))
     blocks.extend(repro)
     cyc = None
     if inv.name == "no-deadlock":
@@ -187,10 +194,10 @@ def _cex_blocks(r: CheckResult, inv: InvariantResult, prepared: Any, svg_name: s
     rows = []
     for k, (st, diff) in enumerate(zip(tr.steps, step_diffs(tr), strict=True), start=1):
         mark = " ↺" if tr.loop is not None and k == tr.loop + 1 else ""
-        ch = "<br>".join(f"`{n}`: {_fmt(a)} → {_fmt(b)}" for n, a, b in diff) or "(stutter)"
-        rows.append([f"{k}{mark}", st.actor, f"`{st.label}`", ch])
-    blocks.append(("table", ["#", "actor", "action", "changed"], rows))
-    nonzero = ", ".join(f"`{n}` = {_fmt(v)}" for n, v in tr.initial.items() if v) or "every variable 0/false"
+        ch = "<br>".join(f"`{n}`: {tr.show(n, a)} → {tr.show(n, b)}" for n, a, b in diff) or "(stutter)"
+        rows.append([f"{k}{mark}", st.actor, f"`{st.label}`", st.qemu, ch])
+    blocks.append(("table", ["#", "actor", "action", "QEMU function", "changed"], rows))
+    nonzero = ", ".join(f"`{n}` = {tr.show(n, v)}" for n, v in tr.initial.items() if v) or "every variable 0/false"
     blocks.append(("p", f"Initial state (non-zero variables): {nonzero}."))
     return blocks
 

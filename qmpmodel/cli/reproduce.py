@@ -60,7 +60,7 @@ def reproduce_cmd(trace_file: str, spec_path: str | None, qemu: str, out: str | 
     from qmpmodel.artefacts.itf import read_itf
     from qmpmodel.artefacts.reproductions import record_result
     from qmpmodel.check import prepare
-    from qmpmodel.cli.report import _fail
+    from qmpmodel.cli.common import fail_input as _fail
     from qmpmodel.conformance.conform import load_conform_spec
     from qmpmodel.conformance.record import write_transcript
     from qmpmodel.conformance.reproduce import analyse, reproduce
@@ -108,10 +108,13 @@ def reproduce_cmd(trace_file: str, spec_path: str | None, qemu: str, out: str | 
     word = {"reproduced": "reproduced", "not-reproduced": "not reproduced", "cannot-drive": "not reproduced"}
     click.echo(f"{word[res.verdict]}: {res.reason}")
     if json_file:
-        from qmpmodel.cli import write_atomic
+        from qmpmodel.cli.common import write_output
 
         doc = {"qmpmodel": __version__, "trace": trace_file, **res.to_json()}
-        write_atomic(json_file, json.dumps(doc, indent=1) + "\n")
+        try:
+            write_output(json_file, json.dumps(doc, indent=1) + "\n")
+        except InputError as e:
+            _fail(e)
     if results_file:
         record_result(results_file, res.to_json())
     sys.exit(res.exit_code)

@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -342,6 +341,8 @@ def record(name: str, qemu: str = DEFAULT_QEMU, timeout: float = DEFAULT_TIMEOUT
 
 
 def write_transcript(lines: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> None:
-    """Write transcript *lines* as JSON Lines to *path*."""
+    """Write transcript *lines* as JSON Lines to *path* (whole or not at all; directories created)."""
+    from qmpmodel.artefacts.files import write_atomic
+
     text = "".join(json.dumps(dict(d), ensure_ascii=False) + "\n" for d in lines)
-    Path(path).write_text(text, encoding="utf-8", errors="surrogateescape")
+    write_atomic(path, text, errors="surrogateescape")

@@ -25,9 +25,9 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Union, cast
 
 from qmpmodel.errors import ModelDefinitionError
 
@@ -131,14 +131,25 @@ class Expr:
 class Var(Expr):
     """A state variable: slot ``index`` of the state tuple, with a finite range."""
 
-    __slots__ = ("hi", "index", "lo", "name")
+    __slots__ = ("hi", "index", "labels", "lo", "name")
 
-    def __init__(self, name: str, index: int, sort: str, lo: int, hi: int) -> None:
+    def __init__(self, name: str, index: int, sort: str, lo: int, hi: int,
+                 labels: Mapping[int, str] | None = None) -> None:
         super().__init__("var", sort, (index,))
         self.name = name
         self.index = index
         self.lo = lo
         self.hi = hi
+        #: what each value means, for people (``{1: "iohandler_ctx"}``); rendering only
+        self.labels: Mapping[int, str] = labels or {}
+
+    def show(self, value: int | bool) -> str:
+        """``value`` as a person reads it: its label (and the number), or true/false."""
+        label = self.labels.get(int(value))
+        if self.sort == "bool":
+            text = "true" if value else "false"
+            return f"{label} ({text})" if label else text
+        return f"{label} ({int(value)})" if label else str(int(value))
 
     def __repr__(self) -> str:
         return f"Var({self.name})"
@@ -161,8 +172,11 @@ class StateLayout:
         self._names.add(name)
         return v
 
-    def int(self, name: str, lo: int, hi: int) -> Var:
-        return self._add(name, "int", lo, hi)
+    def int(self, name: str, lo: int, hi: int, labels: Mapping[int, str] | None = None) -> Var:
+        v = self._add(name, "int", lo, hi)
+        if labels:
+            v.labels = labels
+        return v
 
     def bool(self, name: str) -> Var:
         return self._add(name, "bool", 0, 1)
@@ -276,7 +290,7 @@ def select(table: Sequence[Operand], index: Operand, base: int = 0) -> Expr:
     if not cells:
         raise ModelDefinitionError("select() from an empty table")
     if idx.op == "const":
-        k = int(idx.args[0]) - base  # type: ignore[call-overload]
+        k = int(cast(int, idx.args[0])) - base
         return cells[min(max(k, 0), len(cells) - 1)]
     out = cells[-1]
     for k in range(len(cells) - 2, -1, -1):
@@ -316,7 +330,7 @@ def evaluate(e: Expr, s: Sequence[int]) -> int | bool:
     """Evaluate ``e`` on a concrete state tuple (slow path: tests and replay)."""
     op = e.op
     if op == "var":
-        return s[e.args[0]]  # type: ignore[index]
+        return s[cast(int, e.args[0])]
     if op == "const":
         return e.args[0]  # type: ignore[return-value]
     a = e.args
@@ -360,9 +374,9 @@ def interval(e: Expr, ranges: Sequence[tuple[int, int]]) -> tuple[int, int]:
         if x.sort == "bool":
             out = (0, 1)
         elif op == "var":
-            out = ranges[x.args[0]]  # type: ignore[index]
+            out = ranges[cast(int, x.args[0])]
         elif op == "const":
-            out = (int(x.args[0]), int(x.args[0]))  # type: ignore[call-overload]
+            out = (int(cast(int, x.args[0])), int(cast(int, x.args[0])))
         elif op == "ite":
             a, b = go(x.args[1]), go(x.args[2])  # type: ignore[arg-type]
             out = (min(a[0], b[0]), max(a[1], b[1]))

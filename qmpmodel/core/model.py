@@ -15,7 +15,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from qmpmodel.core.expr import FALSE, TRUE, Expr, StateLayout, Var, evaluate, interval, ite, lit, to_python
+from qmpmodel.core.expr import (
+    FALSE,
+    TRUE,
+    Expr,
+    StateLayout,
+    Var,
+    evaluate,
+    interval,
+    ite,
+    lit,
+    to_python,
+)
 from qmpmodel.errors import ModelDefinitionError
 
 __all__ = ["Action", "Emit", "Model", "RangeError", "State", "WaitEdge", "compile_predicate", "compile_successors",
@@ -99,6 +110,8 @@ class Action:
     emits: tuple[Emit, ...] = ()
     #: Updates written outside the package (a proposal's): (variable index, ``file:line``).
     origins: tuple[tuple[int, str], ...] = ()
+    #: What the action models, for people (the QEMU function and branch of its step).
+    step: str = ""
 
     def origin_of(self, var: Var) -> str:
         """``file:line`` where this action's update of ``var`` was written, if outside the package."""
@@ -165,6 +178,10 @@ class Model:
     @property
     def var_names(self) -> tuple[str, ...]:
         return self.layout.names
+
+    def legend(self) -> dict[str, Mapping[int, str]]:
+        """Value labels of the variables that have them (for renderings)."""
+        return {v.name: v.labels for v in self.layout.vars if v.labels}
 
     def decode(self, s: State) -> dict[str, int | bool]:
         """A readable view of ``s``: booleans as bool, integers as int."""

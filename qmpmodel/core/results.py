@@ -72,6 +72,8 @@ class TraceStep:
     index: int
     params: Mapping[str, int] = field(default_factory=dict)
     state: StateView = field(default_factory=dict)
+    #: What the action models, for people: the QEMU function (and branch) of its step.
+    qemu: str = ""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -92,6 +94,14 @@ class Trace:
     loop: int | None = None
     #: For no-deadlock: the wait-for cycle at the last state, as (waiter, waited-for, reason).
     cycle: tuple[tuple[str, str, str], ...] = ()
+    #: What the values of coded variables mean (variable -> value -> label), for renderings.
+    legend: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
+
+    def show(self, name: str, value: int | bool) -> str:
+        """A value of variable ``name`` as a person reads it."""
+        label = self.legend.get(name, {}).get(int(value))
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        return f"{label} ({text})" if label else text
 
     @property
     def depth(self) -> int:
@@ -121,6 +131,8 @@ class InvariantResult:
     method: str = ""
     #: ``not-found``: how many random examples were run.
     examples: int | None = None
+    #: ``violated``: the clause of the property that is false in the last state, with its values.
+    clause: str = ""
 
     @property
     def outcome(self) -> Outcome:
@@ -182,6 +194,10 @@ class EngineOptions:
     #: SMT: unrolling depth, and k-induction instead of bounded checking.
     depth: int = 30
     prove: bool = False
+    #: Bytes an engine may allocate for its search (0: no budget); beyond it, ``unknown``.
+    max_memory: int = 0
+    #: Explore one state per orbit of the task's symmetry group, when it is sound.
+    symmetry: bool = False
 
 
 @dataclass

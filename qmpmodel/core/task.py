@@ -29,6 +29,7 @@ from typing import Literal
 from qmpmodel.core.expr import Expr
 from qmpmodel.core.model import Model
 from qmpmodel.core.results import Expected
+from qmpmodel.core.symmetry import SymmetrySource, no_symmetry
 
 __all__ = ["CheckTask", "Obligation", "Observer", "Property", "PropertyKind"]
 
@@ -66,6 +67,9 @@ class CheckTask:
     #: Candidate strengthening invariants (name, expr) for k-induction and PDR;
     #: computed on demand, only provers call it. Candidates are never assumed.
     lemmas: Callable[[], Sequence[tuple[str, Expr]]] = field(default=_no_lemmas)
+    #: The model's symmetry group for these properties, proved sound, or why there is none;
+    #: computed on demand (a proof costs seconds), only engines asked for symmetry call it.
+    symmetry: SymmetrySource = field(default=no_symmetry)
 
     def property(self, name: str) -> Property:
         for p, _e in self.obligations:
@@ -76,7 +80,9 @@ class CheckTask:
     def only(self, names: Sequence[str]) -> CheckTask:
         """The same task restricted to the named properties (in task order)."""
         keep = set(names)
-        return CheckTask(self.model, tuple(o for o in self.obligations if o[0].name in keep), self.lemmas)
+        # a group sound for every property is sound for a subset of them
+        return CheckTask(self.model, tuple(o for o in self.obligations if o[0].name in keep), self.lemmas,
+                         self.symmetry)
 
 
 class Observer:

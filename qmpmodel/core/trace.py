@@ -23,14 +23,14 @@ def trace_from_path(model: Model, init: State, actions: Sequence[int], loop: int
     Raises :class:`ValueError` naming the step when an action is not enabled.
     """
     s = init
-    steps = []
+    steps: list[TraceStep] = []
     for a in actions:
         act = model.actions[a]
         if not act.enabled(s):
             raise ValueError(f"action {act.label} is not enabled at step {len(steps)}")
         s = act.apply(s)
-        steps.append(TraceStep(act.family, act.actor, act.label, a, dict(act.params), model.decode(s)))
-    return Trace(model.decode(init), tuple(steps), loop, cycle)
+        steps.append(TraceStep(act.family, act.actor, act.label, a, dict(act.params), model.decode(s), act.step))
+    return Trace(model.decode(init), tuple(steps), loop, cycle, model.legend())
 
 
 def states_of(model: Model, actions: Sequence[int]) -> list[State]:

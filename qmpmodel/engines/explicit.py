@@ -28,7 +28,7 @@ from qmpmodel.core.task import CheckTask, Obligation, Observer
 from qmpmodel.core.trace import cycle_at, trace_from_path
 from qmpmodel.core.waitgraph import deadlock_cycles
 
-__all__ = ["check_explicit", "fair_groups", "run"]
+__all__ = ["check_explicit", "fair_group_actions", "find_lasso", "run"]
 
 
 def run(task: CheckTask, options: EngineOptions, observer: Observer | None = None) -> EngineResult:
@@ -142,12 +142,15 @@ def check_explicit(
 
     cycles = deadlock_cycles(model) if want_deadlock else []
     results: list[InvariantResult] = []
+    group_fns = {g: compile_predicate(any_of(model.actions[i].guard for i in idxs))
+                 for g, idxs in fair_group_actions(model).items()} if want_progress else {}
     for n, (inv, exp) in enumerate(todo):
         if inv.kind == "liveness":
             lasso = None
             if complete:
-                lasso = _find_lasso(model, states, edge_start, edge_to, edge_act, compile_predicate(inv.expr),
-                                    depth_of, path_to, inv.fairness)
+                goal = compile_predicate(inv.expr)
+                lasso = find_lasso(model, [goal(s) for s in states], lambda g, u: group_fns[g](states[u]),
+                                   edge_start, edge_to, edge_act, depth_of, path_to, inv.fairness)
             if lasso is not None:
                 acts, loop = lasso
                 tr = trace_from_path(model, model.init, acts, loop=loop)
@@ -168,27 +171,39 @@ def check_explicit(
             results.append(InvariantResult(inv.name, exp, "holds" if complete else "unknown",
                                            method="exhaustive" if complete else "",
                                            note="" if complete else "state or time budget exhausted"))
-    for inv, exp in pinned:
-        if exp == "skip":
-            results.append(InvariantResult(inv.name, exp, "unknown", note="skipped by the spec"))
+    for skipped, expected in pinned:
+        if expected == "skip":
+            results.append(InvariantResult(skipped.name, expected, "unknown", note="skipped by the spec"))
     order = {inv.name: k for k, (inv, _e) in enumerate(pinned)}
     results.sort(key=lambda r: order[r.name])
     return EngineResult(len(states), transitions, max_depth, complete, results)
 
 
-def _find_lasso(model: Model, states: list[State], start: array, to: array, act: array,
-                goal: Callable[[State], bool], depth_of: array,
-                path_to: Callable[[int], list[int]], fairness: tuple[str, ...] | None = None
-                ) -> tuple[list[int], int] | None:
-    """Shortest-stem fair lasso through states where ``goal`` (a pending request) holds.
+def fair_group_actions(model: Model, fairness: tuple[str, ...] | None = None) -> dict[str, list[int]]:
+    """Weak-fairness groups (``fair:actor``), in order of first appearance, with their actions;
+    only those whose ``fair`` is in ``fairness`` when given (a property's fairness assumption)."""
+    groups: dict[str, list[int]] = {}
+    for i, a in enumerate(model.actions):
+        if a.fair and (fairness is None or a.fair in fairness):
+            groups.setdefault(f"{a.fair}:{a.actor}", []).append(i)
+    return groups
 
-    ``fairness``: the action fairness groups assumed weakly fair (``None``: all).
+
+def find_lasso(model: Model, bad: Sequence[bool], enabled: Callable[[str, int], bool],
+               start: Sequence[int], to: Sequence[int], act: Sequence[int], depth_of: Sequence[int],
+               path_to: Callable[[int], list[int]], fairness: tuple[str, ...] | None = None
+               ) -> tuple[list[int], int] | None:
+    """Shortest-stem fair lasso through states where the goal holds (``bad[u]``).
+
+    The graph is given by state ids: ``start``/``to``/``act`` are the edges in
+    compressed form, ``enabled(g, u)`` says whether fairness group ``g`` (a name
+    of :func:`fair_group_actions`) has an action enabled at ``u``. Only the groups
+    of ``fairness`` are assumed weakly fair (``None``: all). The native engine
+    passes its kernel's arrays.
     """
-    groups = fair_groups(model, fairness)
+    groups = fair_group_actions(model, fairness)
     group_of = {i: g for g, idxs in groups.items() for i in idxs}
-    enabled_fns = {g: compile_predicate(any_of(model.actions[i].guard for i in idxs)) for g, idxs in groups.items()}
-    bad = [goal(s) for s in states]
-    sccs = _tarjan(len(states), start, to, bad)
+    sccs = _tarjan(len(bad), start, to, bad)
     best: tuple[int, list[int], int] | None = None
     for comp in sccs:
         members = set(comp)
@@ -199,7 +214,7 @@ def _find_lasso(model: Model, states: list[State], start: array, to: array, act:
         if not internal:
             u = comp[0]
             # a single state: the system may stutter there only if no fair action is enabled
-            if any(fn(states[u]) for fn in enabled_fns.values()):
+            if any(enabled(g, u) for g in groups):
                 continue
             cand = (depth_of[u], path_to(u), len(path_to(u)))
             best = cand if best is None or cand[0] < best[0] else best
@@ -207,8 +222,8 @@ def _find_lasso(model: Model, states: list[State], start: array, to: array, act:
         taken = {group_of.get(act[k]) for _u, k in internal}
         witnesses: list[tuple[str, int]] = []  # ("edge", edge k) or ("state", u)
         fair_ok = True
-        for g, fn in enabled_fns.items():
-            off = next((u for u in comp if not fn(states[u])), None)
+        for g in groups:
+            off = next((u for u in comp if not enabled(g, u)), None)
             if off is not None:
                 witnesses.append(("state", off))
             elif g in taken:
@@ -227,16 +242,7 @@ def _find_lasso(model: Model, states: list[State], start: array, to: array, act:
     return best[1], best[2]
 
 
-def fair_groups(model: Model, fairness: tuple[str, ...] | None = None) -> dict[str, list[int]]:
-    """Weak-fairness groups (``fair:actor`` -> action indices), restricted to ``fairness`` if given."""
-    groups: dict[str, list[int]] = {}
-    for i, a in enumerate(model.actions):
-        if a.fair and (fairness is None or a.fair in fairness):
-            groups.setdefault(f"{a.fair}:{a.actor}", []).append(i)
-    return groups
-
-
-def _edge_source(k: int, start: array) -> int:
+def _edge_source(k: int, start: Sequence[int]) -> int:
     lo, hi = 0, len(start) - 2
     while lo < hi:
         mid = (lo + hi + 1) // 2
@@ -247,8 +253,8 @@ def _edge_source(k: int, start: array) -> int:
     return lo
 
 
-def _cycle_through(entry: int, witnesses: list[tuple[str, int]], members: set[int], start: array,
-                   to: array, act: array) -> list[int]:
+def _cycle_through(entry: int, witnesses: list[tuple[str, int]], members: set[int], start: Sequence[int],
+                   to: Sequence[int], act: Sequence[int]) -> list[int]:
     """Actions of a cycle from ``entry`` back to it visiting every witness."""
     acts: list[int] = []
     cur = entry
@@ -270,7 +276,8 @@ def _cycle_through(entry: int, witnesses: list[tuple[str, int]], members: set[in
     return acts
 
 
-def _bfs_path(src: int, dst: int, members: set[int], start: array, to: array, act: array) -> list[int]:
+def _bfs_path(src: int, dst: int, members: set[int], start: Sequence[int], to: Sequence[int],
+              act: Sequence[int]) -> list[int]:
     if src == dst:
         return []
     prev: dict[int, tuple[int, int]] = {src: (-1, -1)}
@@ -293,7 +300,7 @@ def _bfs_path(src: int, dst: int, members: set[int], start: array, to: array, ac
     raise AssertionError("no path inside a strongly connected component")
 
 
-def _tarjan(n: int, start: array, to: array, keep: list[bool]) -> list[list[int]]:
+def _tarjan(n: int, start: Sequence[int], to: Sequence[int], keep: Sequence[bool]) -> list[list[int]]:
     """Iterative Tarjan SCC over the subgraph induced by ``keep``; O(V + E)."""
     index = [-1] * n
     low = [0] * n

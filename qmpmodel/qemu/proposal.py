@@ -58,7 +58,7 @@ def _check_imports(tree: ast.AST, src: str) -> None:
             mods = [a.name for a in node.names]
         for mod in mods:
             if mod.startswith("qmpmodel") and mod not in _PUBLIC:
-                raise InputError(src, f"line {node.lineno}", "imports from qmpmodel.api only (the public API)",
+                raise InputError(src, f"line {getattr(node, 'lineno', '?')}", "imports from qmpmodel.api only (the public API)",
                                  f"import of {mod}")
 
 

@@ -14,21 +14,30 @@ Syntax (precedence from loosest to tightest)::
 A NAME is a probe the model publishes (:meth:`qmpmodel.qemu.probes.QemuProbes.named_probes`),
 never a state variable:
 
-==================================  ===================================================
-``mon[i].suspended``                the monitor's reader is suspended
-``mon[i].suspend_cnt``              its suspend count
-``mon[i].queue_len``, ``mon[i].queue[j]``   in-band queue length, the request at position j
-``mon[i].connected``, ``mon[i].session``    a session is open, which (client index + 1)
-``mon[i].command_mode``, ``mon[i].oob``     negotiation done, OOB accepted
-``mon[i].executing``                an in-band request of this monitor is executing
-``client[c].connected``, ``.negotiated``, ``.sent``, ``.answered[i]``  a session and its requests
-``client[c].foreign_reply`` ...     what the session observed (every history flag)
-``dispatcher.executing``, ``dispatcher.request``  any in-band request executing, its ref
-``coroutine.ctx``, ``handler_bh.ctx``   where a coroutine handler / the handler BH runs
-``main.draining``, ``hmp.nested_loop``, ``block.in_flight``, ``vcpu[v].in_mmio`` ...
-``shutdown.requested``, ``shutdown.done``, ``pending``, ``unanswered``, ``wait_cycle``
-``iohandler_ctx``, ``qemu_aio_context``   AioContext constants
-==================================  ===================================================
+=============================  ==========================================================
+``mon[i].suspended``           the monitor's reader is suspended
+``mon[i].suspend_cnt``         its suspend count
+``mon[i].queue_len``           the length of its in-band queue
+``mon[i].queue[j]``            the request at position j of that queue (0: none)
+``mon[i].connected``           a session is open on it
+``mon[i].session``             which one: the client's index + 1
+``mon[i].command_mode``        qmp_capabilities succeeded
+``mon[i].oob``                 OOB was negotiated
+``mon[i].executing``           an in-band request of this monitor is executing
+``client[c].connected``        the client's session is open
+``client[c].negotiated``       it is in command mode
+``client[c].sent``             how many requests it has written
+``client[c].answered[i]``      its request i was answered
+``client[c].foreign_reply``    what it observed (also duplicate, order, order_all, id, lost, ...)
+``dispatcher.executing``       an in-band request executes (``dispatcher.request``: its ref)
+``coroutine.ctx``              where a coroutine handler runs (0: none runs)
+``handler_bh.ctx``             where a scheduled do_qmp_dispatch_bh runs (0: none)
+``main.draining``              the main loop is inside a block-layer drain
+``block.in_flight``            bs->in_flight
+``shutdown.requested``         monitor_cleanup started (``shutdown.done``: finished)
+``pending``                    some work is unfinished (``unanswered``, ``wait_cycle``)
+``iohandler_ctx``              an AioContext constant (also ``qemu_aio_context``)
+=============================  ==========================================================
 
 ``qmpmodel reach SPEC --list`` prints every name of a spec's model. Boolean
 probes are ``true``/``false``; comparing one with ``0`` or ``1`` is accepted.

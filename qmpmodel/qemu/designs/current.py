@@ -19,7 +19,7 @@ from qmpmodel.qemu.parts.mainloop import MainLoop
 from qmpmodel.qemu.parts.reader import Reader
 from qmpmodel.qemu.parts.shutdown import Shutdown
 from qmpmodel.qemu.parts.waiting import Waiting
-from qmpmodel.qemu.probes import QemuProbes
+from qmpmodel.qemu.published import QemuProbes
 from qmpmodel.qemu.renumber import Renumbering
 
 __all__ = ["QemuCurrent"]

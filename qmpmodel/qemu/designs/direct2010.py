@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from qmpmodel.core.expr import Expr, all_of, any_of, ite, lit
 from qmpmodel.core.model import Action
 from qmpmodel.qemu.designs.current import QemuCurrent
-from qmpmodel.qemu.harness import Monitor
 from qmpmodel.qemu.kinds import KINDS
+from qmpmodel.qemu.state import Monitor
 from qmpmodel.qemu.steps import Update, step
 
 __all__ = ["AsyncApi2010", "AsyncReplyMonitorCurrentId", "HmpAsyncErrorKeepsSuspended"]

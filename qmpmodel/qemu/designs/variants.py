@@ -15,8 +15,8 @@ from qmpmodel.core.expr import TRUE, Expr, ite, lit
 from qmpmodel.core.model import Action
 from qmpmodel.qemu.codes import Ctx, Dsp, HmpCo, Run, Tid, XShutdown
 from qmpmodel.qemu.designs.current import QemuCurrent
-from qmpmodel.qemu.harness import Monitor, Thread
 from qmpmodel.qemu.kinds import KINDS
+from qmpmodel.qemu.state import Monitor, Thread
 from qmpmodel.qemu.steps import Update
 
 # -- the dispatcher's contexts and locks (2020-2024) ------------------------------------------

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from qmpmodel.core.expr import ite, lit
+from qmpmodel.core.expr import Var, ite, lit
 from qmpmodel.core.model import Action
 from qmpmodel.qemu.codes import Ctx, Dsp, Nest, Run
-from qmpmodel.qemu.harness import Thread
 from qmpmodel.qemu.kinds import KINDS
 from qmpmodel.qemu.parts.dispatch import QmpDispatch
-from qmpmodel.qemu.steps import Update, step
+from qmpmodel.qemu.state import Thread
+from qmpmodel.qemu.steps import Update, Value, step
 
 __all__ = ["HandlerBH"]
 
@@ -32,6 +32,7 @@ class HandlerBH(QmpDispatch):
             return False
         return not self.is_coroutine_command(kind.command)
 
+    @step("do_qmp_dispatch_bh", "a thread polling its AioContext runs it", ref="§3.5, §1.2")
     def handler_bh_actions(self) -> Iterator[Action]:
         d = self.dsp
         for ctx in (Ctx.IOH, Ctx.AIO):
@@ -55,7 +56,7 @@ class HandlerBH(QmpDispatch):
                                                        **more)
         yield from self.handler_completions()
 
-    @step("do_qmp_dispatch_bh", ref="§3.5")
+    @step("do_qmp_dispatch_bh", ref="§3.5", commit="9ce44e2ce2, effd60c878")
     def do_qmp_dispatch_bh(self, t: Thread, u: Update, c: int, i: int, cmd: str) -> None:
         """Run the handler on thread ``t`` (holding the BQL), then wake the dispatcher."""
         d = self.dsp
@@ -93,10 +94,11 @@ class HandlerBH(QmpDispatch):
         """An event raised by the handler is written before it returns."""
         self.monitor_qapi_event_emit(u, c, i)
 
+    @step("the blocked handler returns", "FIFO written, or drain_call_rcu done", ref="§7 A; qmp-test.c")
     def handler_completions(self) -> Iterator[Action]:
         d = self.dsp
         for t in self.threads:
-            done = {t.pc: Run.RUN, self.bhon: 0, d.pc: Dsp.REPLY, d.sched: d.ctx,
+            done: dict[Var, Value] = {t.pc: Run.RUN, self.bhon: 0, d.pc: Dsp.REPLY, d.sched: d.ctx,
                     self.bql: ite(t.nest == Nest.NONE, lit(0), lit(t.tid))}
             # the blocked handler finishes (external completion: the FIFO is written)
             yield from self.action("blocking_complete", "env", (t.pc == Run.BLOCKED) & (self.bhon == t.tid),
@@ -107,6 +109,7 @@ class HandlerBH(QmpDispatch):
                                    Update(dict(done)), "main" if t is self.main else "vcpu", thread=t.tid)
         yield from self.deferred_event_actions()
 
+    @step("qapi_event_emit", "from a BH after the handler (mutant event-deferred)", ref="§4")
     def deferred_event_actions(self) -> Iterator[Action]:
         """Events emitted later from a BH (none in QEMU: the mutant event-deferred has them)."""
         yield from ()

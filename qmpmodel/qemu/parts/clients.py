@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from qmpmodel.core.expr import FALSE, TRUE, Expr, all_of, any_of, ite, lit
 from qmpmodel.core.model import Action
 from qmpmodel.qemu.codes import Boot, ClientSt, Sd
-from qmpmodel.qemu.harness import Client, Monitor
 from qmpmodel.qemu.kinds import KINDS
 from qmpmodel.qemu.parts.output import Output
+from qmpmodel.qemu.state import Client, Monitor
 from qmpmodel.qemu.steps import Update, step
 
 __all__ = ["Clients"]
@@ -44,6 +44,7 @@ class Clients(Output):
             u[m.opened] = m.opened | when
         self.qmp_greeting(u, m, when)
 
+    @step("client", "the environment: connect, send, disconnect", ref="§3.1, §3.8")
     def client_actions(self) -> Iterator[Action]:
         b = self.bounds
         for cl in self.clients:

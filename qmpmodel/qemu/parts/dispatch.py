@@ -16,10 +16,10 @@ from typing import Any
 from qmpmodel.core.expr import FALSE, TRUE, Expr, ite, lit
 from qmpmodel.core.model import Action
 from qmpmodel.qemu.codes import Ctx, Dsp, Waiter
-from qmpmodel.qemu.harness import Monitor, Thread
 from qmpmodel.qemu.kinds import KINDS
 from qmpmodel.qemu.parts.output import Output
 from qmpmodel.qemu.parts.signals import Signals
+from qmpmodel.qemu.state import Monitor, Thread
 from qmpmodel.qemu.steps import Update, step
 
 __all__ = ["QmpDispatch"]
@@ -31,12 +31,12 @@ class QmpDispatch(Output, Signals):
     """qmp_dispatch's checks, the handler's context, the reply and the late resume."""
 
     # -- command classes ---------------------------------------------------------------
-    @step("qmp_register_command", "QCO_COROUTINE", ref="§6.1")
+    @step("qmp_register_command", "QCO_COROUTINE", ref="§6.1", commit="04f22362f1")
     def is_coroutine_command(self, cmd: str) -> bool:
         """Coroutine commands run on the dispatcher's stack (block_resize, screendump)."""
         return cmd in ("coroutine", "hang") or (cmd == "device_add" and self.coroutine_device_add())
 
-    @step("qmp_dispatch", "hop into the coroutine's context", ref="§3.5, §7 C, H", commit="effd60c878")
+    @step("qmp_dispatch", "hop into the coroutine's context", ref="§3.5, §7 C, H", commit="effd60c878, 719c6819ed")
     def coroutine_home_ctx(self) -> int:
         """A coroutine command runs in qemu_aio_context (the hop in qmp_dispatch)."""
         return Ctx.AIO
@@ -80,7 +80,7 @@ class QmpDispatch(Output, Signals):
                     p = dict(params, req=r, kind=self.kid(k))
                     yield from self.qmp_dispatch(m, t, kg, top, p, c, i, k)
 
-    @step("monitor_qmp_dispatch", ref="§3.4 step 5, §3.5")
+    @step("monitor_qmp_dispatch", ref="§3.4 step 5, §3.5", commit="9ce44e2ce2")
     def qmp_dispatch(self, m: Monitor, t: Thread, kg: Expr, top: bool, p: dict[str, int], c: int, i: int,
                      k: str) -> Iterator[Action]:
         d = self.dsp
@@ -128,7 +128,7 @@ class QmpDispatch(Output, Signals):
         """Every segment after the pop has released qmp_queue_lock."""
         return Update({self.dsp.qlock: FALSE})
 
-    @step("qmp_qmp_capabilities", ref="§3.1 step 3")
+    @step("qmp_qmp_capabilities", ref="§3.1 step 3, monitor/qmp-cmds-control.c")
     def qmp_capabilities(self, m: Monitor, t: Thread, gd: Expr, top: bool, p: dict[str, int], c: int, i: int,
                          k: str) -> Iterator[Action]:
         if k == "caps-bad":
@@ -152,7 +152,7 @@ class QmpDispatch(Output, Signals):
         self.finish(m, t, top, u)
         yield from self.action("dispatch_capabilities_again", t.name, gd & m.mode, u, "dispatcher", **p)
 
-    @step("qmp_dispatch", "coroutine command: hop to its context", ref="§3.5")
+    @step("qmp_dispatch", "coroutine command: hop to its context", ref="§3.5", commit="effd60c878")
     def qmp_dispatch_coroutine(self, t: Thread, gd: Expr, top: bool, p: dict[str, int]) -> Iterator[Action]:
         d = self.dsp
         target = self.coroutine_home_ctx()
@@ -164,7 +164,8 @@ class QmpDispatch(Output, Signals):
         u[self.bql] = ite(hop, self.release_bql(t), lit(t.tid))
         yield from self.action("dispatch_coroutine", t.name, gd, u, "dispatcher", **p)
 
-    @step("qmp_dispatch", "non-coroutine command: schedule do_qmp_dispatch_bh and yield", ref="§3.5")
+    @step("qmp_dispatch", "non-coroutine command: schedule do_qmp_dispatch_bh and yield", ref="§3.5",
+          commit="effd60c878")
     def qmp_dispatch_bh(self, t: Thread, gd: Expr, top: bool, p: dict[str, int]) -> Iterator[Action]:
         u = self.base_update()
         u[self.dsp.pc] = Dsp.BH
@@ -229,12 +230,12 @@ class QmpDispatch(Output, Signals):
         u[self.dsp.pc] = Dsp.POP
         self.dispatcher_loop_back(t, u)
 
-    @step("monitor_qmp_dispatcher_co", "late resume", ref="§3.4 step 6")
+    @step("monitor_qmp_dispatcher_co", "late resume", ref="§3.4 step 6", commit="9ce44e2ce2")
     def late_resume(self, m: Monitor, u: Update) -> None:
         """Without OOB (saved at pop) the monitor was suspended for this request: resume it."""
         self.monitor_resume(m, u, ~self.dsp.oob_saved)
 
-    @step("monitor_qmp_dispatcher_co", "loop to the next pop", ref="§3.4")
+    @step("monitor_qmp_dispatcher_co", "loop to the next pop", ref="§3.4", commit="effd60c878")
     def dispatcher_loop_back(self, t: Thread, u: Update) -> None:
         """The dispatcher continues on the same thread (it stays in iohandler_ctx)."""
         self.end_segment(t, False, u)

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from qmpmodel.core.expr import FALSE, TRUE, Expr, all_of, any_of, ite, lit
 from qmpmodel.core.model import Action, Emit
 from qmpmodel.qemu.codes import Ctx, Dsp, Run, XShutdown
-from qmpmodel.qemu.harness import Monitor, Thread
 from qmpmodel.qemu.parts.dispatch import QmpDispatch
+from qmpmodel.qemu.state import Monitor, Thread
 from qmpmodel.qemu.steps import Update, step
 
 __all__ = ["Dispatcher"]
@@ -43,7 +43,7 @@ class Dispatcher(QmpDispatch):
             yield from self.monitor_qmp_dispatcher_pop_any(t, g, top, params)
             yield from self.qmp_dispatch_actions(t, g, top, params)
 
-    @step("monitor_qmp_dispatcher_pop_any", ref="§3.4 step 1", commit="b248e61652")
+    @step("monitor_qmp_dispatcher_pop_any", ref="§3.4 step 1", commit="9ce44e2ce2, b248e61652")
     def monitor_qmp_dispatcher_pop_any(self, t: Thread, g: Expr, top: bool,
                                        params: dict[str, int]) -> Iterator[Action]:
         d = self.dsp
@@ -76,7 +76,8 @@ class Dispatcher(QmpDispatch):
         """Guards (exit, pop, idle): the shutdown flag is checked before every pop."""
         return gp & shut, gp & ~shut, gp & ~shut & ~active
 
-    @step("monitor_qmp_requests_pop_any_with_lock", "which monitor is served", ref="§3.4 step 1, §8.19")
+    @step("monitor_qmp_requests_pop_any_with_lock", "which monitor is served", ref="§3.4 step 1, §8.19",
+          commit="the 2018 OOB series (Peter Xu)")
     def serves_next(self, m: Monitor) -> Expr:
         """``m`` is the first QMP monitor with a non-empty queue in mon_list order."""
         return all_of([m.qlen > 0] + [(o.qlen == 0) | (o.pos > m.pos) for o in self.mons if o is not m])
@@ -98,12 +99,12 @@ class Dispatcher(QmpDispatch):
             u[m.q[j]] = m.q[j + 1] if j + 1 < qm else lit(0)
         u[m.qlen] = m.qlen - 1
 
-    @step("monitor_qmp_dispatcher_co", "early resume", ref="§3.4 step 2")
+    @step("monitor_qmp_dispatcher_co", "early resume", ref="§3.4 step 2", commit="9ce44e2ce2")
     def early_resume(self, m: Monitor, u: Update) -> None:
         """With OOB, the pop that leaves MAX-1 requests resumes the monitor at once."""
         self.monitor_resume(m, u, m.oob & (m.qlen == self.queue_max))
 
-    @step("monitor_qmp_dispatcher_co", "before dispatching", ref="§3.4, §3.5")
+    @step("monitor_qmp_dispatcher_co", "before dispatching", ref="§3.4, §3.5", commit="effd60c878")
     def hop_before_dispatch(self, t: Thread, u: Update) -> None:
         """Current QEMU stays in iohandler_ctx and continues on the same thread."""
         self.end_segment(t, False, u)

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from qmpmodel.core.expr import FALSE, TRUE, all_of, ite, lit
 from qmpmodel.core.model import Action
 from qmpmodel.qemu.codes import Boot, Ctx, Dsp, HmpCo, IoOwner, Nest, Rcu, Run, Sd, Tid, Waiter
-from qmpmodel.qemu.harness import Thread
 from qmpmodel.qemu.parts.output import Output
+from qmpmodel.qemu.state import Thread
 from qmpmodel.qemu.steps import Update, step
 
 __all__ = ["Environment"]
@@ -37,6 +37,7 @@ class Environment(Output):
         if self.env_left is not None:
             yield from self.environment_event()
 
+    @step("environment", "a design's own external events (the 2010 async completions)", ref="§5")
     def environment_extra(self) -> Iterator[Action]:
         """More environment actions of a design (the 2010 async completions)."""
         yield from ()

@@ -24,6 +24,7 @@ __all__ = ["Hmp"]
 class Hmp(Signals):
     """handle_hmp_command, mux focus, the HMP command coroutine and its nested loop."""
 
+    @step("monitor_event / monitor_read", "HMP monitor opened, async completion", ref="§5")
     def hmp_actions(self) -> Iterator[Action]:
         b, mt = self.bounds, self.main
         yield from self.action("hmp_opened", "hmp", ~self.hopened, Update({self.hopened: TRUE}))
@@ -42,7 +43,8 @@ class Hmp(Signals):
     def fair_completion(self) -> str:
         return "env" if self.bounds.fair_completion else ""
 
-    @step("monitor_event", "CHR_EVENT_MUX_OUT / MUX_IN", ref="§5, §7 K")
+    @step("monitor_event", "CHR_EVENT_MUX_OUT / MUX_IN", ref="§5, §7 K",
+          commit='"monitor: do not use mb_read/mb_set for suspend_cnt" (P. Bonzini, 2023)')
     def mux_focus(self) -> Iterator[Action]:
         """No mux chardev in the default configuration."""
         yield from ()
@@ -71,7 +73,8 @@ class Hmp(Signals):
     def hmp_async_sync_error(self, u: Update) -> None:
         """A cmd_async handler that fails synchronously leaves the monitor resumed."""
 
-    @step("handle_hmp_command", "coroutine command: nested event loop", ref="§5")
+    @step("handle_hmp_command", "coroutine command: nested event loop", ref="§5",
+          commit='"hmp: Add support for coroutine command handlers" (K. Wolf, 2020)')
     def hmp_coroutine_wait(self, u: Update) -> None:
         """AIO_WAIT_WHILE_UNLOCKED holding the BQL until the coroutine finishes."""
         u.update({self.main.nest: Nest.HMPLOOP, self.bql: Tid.MAIN})

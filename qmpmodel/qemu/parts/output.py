@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from qmpmodel.core.expr import FALSE, TRUE, Expr, all_of, any_of, as_expr
 from qmpmodel.core.model import Emit
-from qmpmodel.qemu.harness import Harness, Monitor
+from qmpmodel.qemu.harness import Harness
+from qmpmodel.qemu.state import Monitor
 from qmpmodel.qemu.steps import Update, Value, step
 
 __all__ = ["Output"]
@@ -32,7 +33,7 @@ class Output(Harness):
                                 gate=all_of([self.reply_gate(m, c), gate]), inband=as_expr(inband),
                                 negotiated=as_expr(negotiated), id_ref=id_ref, after_event=after_event))
 
-    @step("monitor_puts", "who receives a reply", ref="§3.8, §7 P")
+    @step("monitor_puts", "who receives a reply", ref="§3.8, §7 P; monitor/monitor.c")
     def reply_gate(self, m: Monitor, c: int) -> Expr:
         """Current QEMU writes the reply to the chardev whoever is connected (bug P)."""
         return TRUE

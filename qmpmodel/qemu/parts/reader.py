@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from qmpmodel.core.expr import FALSE, TRUE, Expr, all_of, ite, lit
 from qmpmodel.core.model import Action, Emit
 from qmpmodel.qemu.codes import Sd
-from qmpmodel.qemu.harness import Monitor
 from qmpmodel.qemu.kinds import KINDS
 from qmpmodel.qemu.parts.output import Output
 from qmpmodel.qemu.parts.signals import Signals
+from qmpmodel.qemu.state import Monitor
 from qmpmodel.qemu.steps import Update, step
 
 __all__ = ["Reader"]
@@ -56,7 +56,7 @@ class Reader(Output, Signals):
                     yield from self.json_parser_recovery(m, actor, kg & m.perr, r, c, i, k)
                     yield from self.handle_qmp_command(m, actor, kg & ~m.perr, r, c, i, k)
 
-    @step("json_message_process_token", "error recovery", ref="§3.2, §7 T")
+    @step("json_message_process_token", "error recovery", ref="§3.2, §7 T; qobject/json-streamer.c")
     def json_parser_recovery(self, m: Monitor, actor: str, g: Expr, r: int, c: int, i: int,
                              k: str) -> Iterator[Action]:
         """After an error the streamer drops tokens until brackets balance: this message is swallowed."""
@@ -70,7 +70,7 @@ class Reader(Output, Signals):
         u[m.inlen] = m.inlen - 1
         return u
 
-    @step("handle_qmp_command", ref="§3.3")
+    @step("handle_qmp_command", ref="§3.3", commit="the 2018 OOB series (Peter Xu)")
     def handle_qmp_command(self, m: Monitor, actor: str, g: Expr, r: int, c: int, i: int,
                            k: str) -> Iterator[Action]:
         if self.qmp_is_oob(k):
@@ -118,7 +118,8 @@ class Reader(Output, Signals):
         self.qmp_dispatcher_co_wake(u)
         yield from self.action("read", actor, g, u, "reader", mon=m.idx, req=r, kind=self.kid(k))
 
-    @step("handle_qmp_command", "suspend rule", ref="§3.3 step 2b")
+    @step("handle_qmp_command", "suspend rule", ref="§3.3 step 2b",
+          commit='"monitor: suspend monitor instead of send CMD_DROP" (2018, hash unverified)')
     def suspend_rule(self, m: Monitor) -> Expr:
         """Suspend when OOB is off, or when this push makes the queue full (length MAX-1 before)."""
         return ~m.oob | (m.qlen == self.queue_max - 1)
@@ -134,7 +135,7 @@ class Reader(Output, Signals):
         self.monitor_qmp_cleanup_queue_and_resume(m, u)
         yield from self.action("closed", actor, tg & m.closing, u, "reader", mon=m.idx)
 
-    @step("monitor_qmp_cleanup_queue_and_resume", ref="§3.8, §7 E")
+    @step("monitor_qmp_cleanup_queue_and_resume", ref="§3.8, §7 E", commit="W. Bumiller, 2019")
     def monitor_qmp_cleanup_queue_and_resume(self, m: Monitor, u: Update) -> None:
         """Drop queued requests (no reply), resume iff the queue rule had suspended, reset the parser."""
         u.update({m.closing: FALSE, m.perr: FALSE, m.inlen: 0, m.qlen: 0})

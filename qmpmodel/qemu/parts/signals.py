@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from qmpmodel.core.expr import TRUE, Expr, ite, lit
 from qmpmodel.qemu.codes import Dsp, Rcu, XShutdown
-from qmpmodel.qemu.harness import Harness, Monitor
+from qmpmodel.qemu.harness import Harness
+from qmpmodel.qemu.state import Monitor
 from qmpmodel.qemu.steps import Update, step
 
 __all__ = ["Signals"]
@@ -42,7 +43,7 @@ class Signals(Harness):
     def wake_exited_dispatcher(self, u: Update, exited: Expr) -> None:
         """Current QEMU checks the coroutine pointer and does nothing (the fix of bug M)."""
 
-    @step("drain_call_rcu", "queue the marker callback", ref="§7 A, B, J; util/rcu.c")
+    @step("drain_call_rcu", "queue the marker callback", ref="§7 A, B, J; util/rcu.c", commit="7bed89958bfb")
     def drain_call_rcu_enqueue(self, waiter: int, u: Update) -> None:
         """Queue a marker callback and wait for it.
 

@@ -1,0 +1,177 @@
+"""``qmpmodel check PATH...``: check specs against their pinned expectations (the CI gate).
+
+Every input (spec files, ``-k``, output options) is validated before any
+spec is checked: bad input prints every mistake, one line each, exits 2 and
+writes nothing. Output is described in :mod:`qmpmodel.cli.check_output`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import click
+
+from qmpmodel import __version__
+from qmpmodel.artefacts.ci import junit_xml, sarif
+from qmpmodel.artefacts.jsonout import results_to_json
+from qmpmodel.artefacts.report import itf_path, write_artefacts
+from qmpmodel.check import Prepared, check_spec, engine_runner, prepare
+from qmpmodel.cli.check_output import CheckPrinter
+from qmpmodel.cli.common import (
+    COLOR_OPTION,
+    Console,
+    check_stdout_once,
+    color_mode,
+    exit_status_help,
+    exit_with,
+    fail_input,
+    plural,
+    write_output,
+)
+from qmpmodel.cli.progress import _Budget, parse_size
+from qmpmodel.cli.select import item_names, parse_selector
+from qmpmodel.core.results import CheckResult, EngineOptions, worst
+from qmpmodel.errors import InputError, raise_all
+from qmpmodel.specs import Spec, expand_paths, load_spec
+
+__all__ = ["check", "load_selected"]
+
+_K_HELP = ("Check only the specs and properties matching PATTERN: words matched as case-insensitive "
+           "substrings of the spec path, the property name or SPEC::PROPERTY, combined with and, or, "
+           "not and parentheses (as pytest -k). Example: -k 'bugs/ and not fixed'.")
+
+
+def load_selected(paths: tuple[str, ...] | list[str], pattern: str | None) -> tuple[list[Prepared], int]:
+    """Load the specs under ``paths``, keep the properties ``pattern`` selects, build their models.
+
+    Returns the prepared specs and the number of deselected properties. Every
+    mistake in every spec is reported at once (:class:`~qmpmodel.errors.InputErrors`).
+    """
+    select = parse_selector(pattern) if pattern is not None else None
+    errors: list[InputError] = []
+    specs: list[Spec] = []
+    for p in expand_paths(paths):
+        try:
+            specs.append(load_spec(p))
+        except InputError as e:
+            errors.append(e)
+    raise_all(errors)
+    if not specs:
+        raise InputError(" ".join(paths), None, "at least one spec file (*.toml with a [design], [bounds] "
+                         "or [expect] table)", "none")
+    deselected = 0
+    if select is not None:
+        chosen = []
+        for s in specs:
+            keep = tuple((inv, exp) for inv, exp in s.expectations if select(item_names(s.path, inv.name)))
+            deselected += len(s.expectations) - len(keep)
+            if keep:
+                chosen.append(replace(s, expectations=keep))
+        if not chosen:
+            raise InputError("<command line>", f"-k {pattern!r}", "a pattern selecting at least one property",
+                             f"none of {plural(deselected, 'property', 'properties')} in "
+                             f"{plural(len(specs), 'spec')}")
+        specs = chosen
+    prepared: list[Prepared] = []
+    for s in specs:  # bad bounds are found while building the model: still before any output
+        try:
+            prepared.append(prepare(s))
+        except InputError as e:
+            errors.append(e)
+    raise_all(errors)
+    return prepared, deselected
+
+
+@click.command(epilog=exit_status_help(
+    "The expectations are each spec's [expect] table; an invariant the table does not name is expected to hold."))
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--engine", default="explicit", show_default=True,
+              help="explicit, native (generated C kernel), hypothesis, smt or spin")
+@click.option("-k", "pattern", metavar="PATTERN", help=_K_HELP)
+@click.option("-x", "--exitfirst", is_flag=True, help="Stop after the first spec with an unmet expectation.")
+@click.option("-v", "--verbose", "verbose", count=True, help="Print every property, not only those that do not hold.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the unmet expectations and the summary.")
+@COLOR_OPTION
+@click.option("--json", "json_file", metavar="FILE", help="Write the results document to FILE (- for standard output).")
+@click.option("--max-states", type=click.IntRange(min=1), help="State budget per spec (beyond it: unknown).")
+@click.option("--timeout", type=click.FloatRange(min=0.0, min_open=True), help="Seconds per spec (beyond: unknown).")
+@click.option("--max-memory", "max_memory", metavar="SIZE",
+              help="Memory budget per spec, e.g. 512M or 4G (beyond: unknown).")
+@click.option("--symmetry", is_flag=True, help="native: one state per orbit of interchangeable monitors.")
+@click.option("--examples", type=click.IntRange(min=1), default=200, show_default=True, help="hypothesis: examples.")
+@click.option("--seed", type=int, default=0, show_default=True, help="hypothesis: random seed.")
+@click.option("--depth", type=click.IntRange(min=1), help="smt: unrolling depth (default 30; 4 with --prove).")
+@click.option("--prove", is_flag=True, help="smt: k-induction instead of bounded checking.")
+@click.option("--out", "out_dir", metavar="DIR", help="Write counterexamples (ITF, Markdown, Mermaid, SVG) to DIR.")
+@click.option("--junit", "junit_file", metavar="FILE", help="Write JUnit XML (a testcase per spec and invariant).")
+@click.option("--sarif", "sarif_file", metavar="FILE", help="Write SARIF 2.1.0 (a result per broken expectation).")
+def check(paths: tuple[str, ...], engine: str, pattern: str | None, exitfirst: bool, verbose: int, quiet: bool,
+          color: str, json_file: str | None, max_states: int | None, timeout: float | None, examples: int,
+          seed: int, depth: int | None, prove: bool, out_dir: str | None, junit_file: str | None,
+          sarif_file: str | None, max_memory: str | None = None, symmetry: bool = False) -> None:
+    """Check spec files (or the specs among *.toml files under directories) against their pinned expectations.
+
+    Prints a line per spec, and under it the properties that do not hold (-v: all; -q: none); an
+    unexpected violation comes with its trace, or with --out the file it was written to. The run
+    ends with every unmet expectation and a one-line summary.
+    """
+    try:
+        memory = parse_size(max_memory) if max_memory else 0
+        engine_runner(engine)
+        check_stdout_once(json=json_file, junit=junit_file, sarif=sarif_file)
+        prepared, deselected = load_selected(paths, pattern)
+    except InputError as e:
+        fail_input(e)
+    console = Console(err="-" in (json_file, junit_file, sarif_file), color=color_mode(color))
+    printer = CheckPrinter(console, -1 if quiet else min(verbose, 1))
+    results: list[CheckResult] = []
+    by_spec = {p.spec.path: p for p in prepared}
+    artefacts = 0
+    t_all = time.monotonic()
+    for p in prepared:
+        try:
+            r = _check_one(p.spec, engine, max_states, timeout, examples, seed, depth, prove, memory, symmetry)
+        except InputError as e:  # a proposal whose update leaves a declared range (one line, exit 2)
+            fail_input(e)
+        results.append(r)
+        if out_dir:
+            artefacts += len(write_artefacts([r], by_spec, out_dir))
+            printer.traces.update({(r.spec, i.name): str(itf_path(out_dir, r.spec, i.name))
+                                   for i in r.invariants if i.trace is not None})
+        printer.spec(r)
+        if exitfirst and r.outcome != "met":
+            break
+    elapsed = time.monotonic() - t_all
+    wrote = []
+    try:
+        if json_file:
+            where = write_output(json_file, json.dumps(results_to_json(results, __version__), indent=1) + "\n")
+            wrote.append(f"wrote the results document to {where}")
+        if junit_file:
+            wrote.append(f"wrote JUnit XML to {write_output(junit_file, junit_xml(results))}")
+        if sarif_file:
+            wrote.append(f"wrote SARIF to {write_output(sarif_file, json.dumps(sarif(results), indent=1) + chr(10))}")
+    except InputError as e:
+        fail_input(e)
+    if out_dir:
+        cex = sum(1 for r in results for i in r.invariants if i.trace is not None)
+        wrote.append(f"wrote {plural(artefacts, 'file')} to {Path(out_dir)}/ ({plural(cex, 'counterexample')})")
+    printer.summary(results, elapsed, deselected=deselected, not_run=len(prepared) - len(results), wrote=wrote)
+    exit_with(worst(r.outcome for r in results))
+
+
+def _check_one(spec: Spec, engine: str, max_states: int | None, timeout: float | None, examples: int, seed: int,
+               depth: int | None, prove: bool, max_memory: int = 0, symmetry: bool = False) -> CheckResult:
+    states = max_states or spec.max_states or EngineOptions().max_states
+    obs = _Budget(timeout, spec.path, states, max_memory)
+    t0 = time.monotonic()
+    opts = EngineOptions(max_states=states, examples=examples, seed=seed,
+                         # k-induction needs a small k; bounded checking a deep unrolling
+                         depth=depth or spec.depth or (4 if prove else EngineOptions().depth),
+                         prove=prove, max_memory=max_memory, symmetry=symmetry)
+    r = check_spec(spec, engine, opts, obs)
+    obs.done()
+    return replace(r, seconds=time.monotonic() - t0)
