@@ -69,7 +69,7 @@ class Dsp(IntEnum):
 class ClientSt(IntEnum):
     """A client session's state."""
 
-    NEW = 0  #: not connected yet
+    NEW = 0  #: not connected yet (or, on a mux chardev, connected before the greeting: F4)
     NEG = 1  #: connected, capabilities negotiation mode
     READY = 2  #: command mode (qmp_capabilities succeeded)
     GONE = 3  #: disconnected

@@ -102,6 +102,10 @@ class Harness:
         """QEMU may exit (monitor_cleanup) during the run for a reason outside the model (§3.8)."""
         return False
 
+    def async_returns(self) -> str:
+        """The 2017 async-commands design (F6): ``""`` (none), ``"protocol-2017"`` or ``"orderly-2019"``."""
+        return ""
+
     def exit_requests(self) -> bool:
         """Something in the model asks QEMU to exit: a ``quit`` request or a signal (F3)."""
         return self.bounds.signals > 0 or any(KINDS[k].command == "quit" for k in self.bounds.mix)
@@ -136,6 +140,9 @@ class Harness:
                     valid = [k for k, v in KINDS.items() if (v.form == "hmp") == hmp]
                     raise InputError(src, key, "one of " + ", ".join(valid), repr(name),
                                      close_matches(name, valid))
+        if not self.async_returns() and any(k in ("async-2017", "caps-async") for k in b.mix):
+            raise InputError(src, "bounds.mix", "async-2017 and caps-async only with design.async_commands = "
+                             "'protocol-2017' or 'orderly-2019'", None)
         if "hmp-device-add" in b.hmp_mix and not self.coroutine_device_add():
             raise InputError(src, "bounds.hmp_mix", "hmp-device-add only with design.device_add = 'coroutine-drain'",
                              None)
@@ -202,8 +209,8 @@ class Harness:
         self.bypass_bound = b.bypass_bound or b.monitors
         self.bypass = [L.int(f"mon{m}.x_bypassed", 0, self.bypass_bound + 1) for m in range(b.monitors)] \
             if b.monitors > 1 else []
-        label_variables(self)
         self.declare_runstate(nref)
+        label_variables(self)
         self.declare_extra(L)
         self.initial_values(main_polls)
 

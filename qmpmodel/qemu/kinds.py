@@ -86,4 +86,9 @@ KINDS: Mapping[str, Kind] = {k.name: k for k in (
     Kind("main-loop-event", "execute", "request",
          "system_powerdown, system_reset: the handler only sets a request; main_loop_should_exit raises "
          "the event (POWERDOWN, RESET) before the dispatcher writes the reply."),
+    Kind("async-2017", "execute", "async2017",
+         "2017 async command (QCT_ASYNC, with design.async_commands): the handler registers a pending "
+         "QmpReturn and the dispatcher goes on; a completion writes the reply later."),
+    Kind("caps-async", "execute", "caps",
+         "qmp_capabilities accepting `async` (design.async_commands = protocol-2017), not `oob`."),
 )}

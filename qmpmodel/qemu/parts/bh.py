@@ -74,7 +74,13 @@ class HandlerBH(QmpDispatch):
                 self.qmp_quit(u)
             elif cmd == "request":
                 self.qemu_system_event_request(u, c, i)
+            elif cmd == "async2017":
+                self.qmp_async_return_pending(u, c, i)
             u.update({d.pc: Dsp.REPLY, d.sched: d.ctx})
+
+    @step("qmp_dispatch", "QCT_ASYNC: register a pending QmpReturn", ref="docs/fidelity-ii.md 1f, F6")
+    def qmp_async_return_pending(self, u: Update, c: int, i: int) -> None:
+        """The 2017 designs' async command (none in current QEMU: a spec cannot select the kind)."""
 
     @step("qmp_quit", ref="monitor/qmp-cmds.c:79-83; F3")
     def qmp_quit(self, u: Update) -> None:

@@ -140,10 +140,12 @@ class QmpDispatch(Output, Signals):
             yield from self.action("dispatch_capabilities_bad", t.name, gd, u, "dispatcher", **p)
             return
         # in command mode already, it is CommandNotFound and changes nothing
-        wants = {"qmp_capabilities": self.client_accepts_oob(), "caps": True, "caps-nooob": False}[k]
+        wants = {"qmp_capabilities": self.client_accepts_oob(), "caps": True, "caps-nooob": False,
+                 "caps-async": False}[k]
         u = self.base_update()
         u[m.mode] = TRUE
         u[m.oob] = lit(bool(wants and self.offers_oob(m)))
+        self.other_capabilities(u, m, k)
         self.dispatcher_reply(u, m, c, i, negotiated=True)
         self.finish(m, t, top, u)
         yield from self.action("dispatch_capabilities", t.name, gd & ~m.mode, u, "dispatcher", **p)
@@ -151,6 +153,15 @@ class QmpDispatch(Output, Signals):
         self.dispatcher_reply(u, m, c, i, cls="CommandNotFound")
         self.finish(m, t, top, u)
         yield from self.action("dispatch_capabilities_again", t.name, gd & m.mode, u, "dispatcher", **p)
+
+    @step("qmp_qmp_capabilities", "capabilities other than oob", ref="§3.1 step 3; docs/fidelity-ii.md 1f")
+    def other_capabilities(self, u: Update, m: Monitor, k: str) -> None:
+        """Current QEMU offers only ``oob`` (the 2017 design's ``async`` is a design of its own)."""
+
+    @step("monitor_qmp_dispatch", "write the reply of an in-band request", ref="§3.4 step 5, §3.7")
+    def qmp_return(self, u: Update, m: Monitor, c: int, i: int, k: str, cmd: str) -> None:
+        """The reply is written as the handler returns (the 2017 designs defer or order it)."""
+        self.dispatcher_reply(u, m, c, i, after_event=cmd == "event", may_fail=True, has_id=KINDS[k].has_id)
 
     @step("qmp_dispatch", "coroutine command: hop to its context", ref="§3.5", commit="effd60c878")
     def qmp_dispatch_coroutine(self, t: Thread, gd: Expr, top: bool, p: dict[str, int]) -> Iterator[Action]:
@@ -184,7 +195,7 @@ class QmpDispatch(Output, Signals):
         else:
             # a main-loop event (cmd "request") precedes the reply unless a shutdown overtook the
             # request: monitor_cleanup runs the handler BH and no main_loop_should_exit follows
-            self.dispatcher_reply(u, m, c, i, after_event=cmd == "event", may_fail=True, has_id=KINDS[k].has_id)
+            self.qmp_return(u, m, c, i, k, cmd)
         self.finish(m, t, top, u)
         yield from self.action("dispatcher_reply", t.name, kg & (d.pc == Dsp.REPLY), u, "dispatcher", **p)
         if cmd in ("coroutine", "hang", "device_add"):
@@ -219,7 +230,7 @@ class QmpDispatch(Output, Signals):
             yield from self.action("coroutine_end", t.name, kg & (d.pc == Dsp.CO_END), u, "dispatcher", **p, **more)
         # back in iohandler_ctx: monitor_qmp_dispatch writes the reply
         u = Update()
-        self.dispatcher_reply(u, m, c, i, may_fail=True, has_id=KINDS[k].has_id)
+        self.qmp_return(u, m, c, i, k, cmd)
         self.finish(m, t, top, u)
         yield from self.action("dispatcher_reply", t.name, kg & (d.pc == Dsp.AFTER), u, "dispatcher", after=1, **p)
 
