@@ -19,7 +19,8 @@ and commands whose event the main loop raises.  ``[conform.commands]`` in the
 spec overrides both.  ``[conform] events_per_command`` and
 ``environment_events`` bound the events a handler may raise before its reply
 and the events with no command in flight (default ``"auto"``: from the
-transcript, :func:`qmpmodel.conformance.conform.event_bounds`).  The error classes a failing handler may reply with
+transcript, :func:`qmpmodel.conformance.analysis.event_bounds`).  The error
+classes a failing handler may reply with
 are the members of the schema's ``QapiErrorClass`` except CommandNotFound
 (:attr:`ConformSpec.handler_error_classes`).
 """
