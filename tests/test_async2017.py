@@ -11,6 +11,8 @@ from __future__ import annotations
 import pytest
 
 from qmpmodel.check import prepare
+from qmpmodel.core.results import Expected
+from qmpmodel.core.task import Property
 from qmpmodel.engines.explicit import check_explicit
 from qmpmodel.errors import InputError
 from qmpmodel.qemu.bounds import Bounds
@@ -26,7 +28,7 @@ NAMES = ("reply-order", "exactly-once-reply", "no-cross-session-reply", "inband-
 
 def verdicts(design: Design | type, bounds: Bounds = BOUNDS) -> dict[str, str]:
     qm = build(design, bounds)
-    props = [(inv.on(qm.design), "holds") for inv in INVARIANTS if inv.name in NAMES]
+    props: list[tuple[Property, Expected]] = [(inv.on(qm.design), "holds") for inv in INVARIANTS if inv.name in NAMES]
     r = check_explicit(qm.model, props)
     assert r.complete
     return {i.name: i.verdict for i in r.invariants}
