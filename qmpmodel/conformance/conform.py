@@ -253,8 +253,8 @@ def _describe_item(it: Item, conn: str) -> str:
     if o.kind == "eof":
         return f"the server closing {conn} (eof)"
     if o.kind == "mux-input":
-        return (f"the bytes written on {conn} for the HMP monitor or the mux escape (the model has no "
-                "mux chardev shared by QMP and HMP)")
+        return (f"the bytes written on {conn} for the HMP monitor or the mux escape (the model has no HMP "
+                "front end on a QMP connection's mux chardev: F5)")
     return f"the {o.kind} of {conn}"
 
 
