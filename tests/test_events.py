@@ -19,8 +19,9 @@ from qmpmodel.conformance.analysis import event_bounds
 from qmpmodel.conformance.conform import ConformSpec, conform, load_conform_spec
 from qmpmodel.conformance.transcript import TranscriptLine, load_transcript, renumber
 from qmpmodel.core.expr import Expr, evaluate
-from qmpmodel.core.model import compile_successors
+from qmpmodel.core.model import compile_predicate, compile_successors
 from qmpmodel.errors import InputError
+from qmpmodel.qemu.query import parse_goal
 from qmpmodel.specs import load_spec, parse_spec
 
 ROOT = Path(__file__).parent.parent
@@ -257,3 +258,32 @@ def test_exit_order_on_every_run() -> None:
                 seen.add(nxt)
                 todo.append(nxt)
     assert destroyed > 0
+
+
+def _shortest(spec: str, goal: str) -> int | None:
+    """Breadth-first: the depth of the first state satisfying ``goal`` (a reach goal over probes)."""
+    p = prepare(load_spec(ROOT / "specs" / spec))
+    pred = compile_predicate(parse_goal(goal, p.probes))
+    succ = compile_successors(p.model)
+    frontier, seen, depth = [p.model.init], {p.model.init}, 0
+    while frontier:
+        if any(pred(s) for s in frontier):
+            return depth
+        nxt = []
+        for s in frontier:
+            for _a, t in succ(s):
+                if t not in seen:
+                    seen.add(t)
+                    nxt.append(t)
+        frontier, depth = nxt, depth + 1
+    return None
+
+
+def test_probes_publish_the_new_state() -> None:
+    # bug X: setup BH, byte-level connect, qmp_cont's RESUME; the monitor never opened
+    assert _shortest("bugs/X-never-opened-monitor.toml", "client[0].event_negotiating and not mon[0].opened") == 3
+    assert _shortest("bugs/X-fixed-skip-never-opened.toml", "client[0].event_negotiating") is None
+    # signal, main_loop_should_exit, the dispatcher exits, the monitors are destroyed
+    assert _shortest("qemu-current-exit.toml", "exit.requested and shutdown.done") == 4
+    # the environment may raise its event before anyone listens (it reaches nobody then)
+    assert _shortest("qemu-current-events.toml", "env.events_left == 0") == 1
