@@ -29,10 +29,10 @@ from collections.abc import Iterator
 from qmpmodel.core.expr import TRUE, Expr, all_of
 from qmpmodel.core.model import Action
 from qmpmodel.qemu.codes import Boot, Ctx, Nest, Run, Sd, Tid
-from qmpmodel.qemu.state import Monitor
 from qmpmodel.qemu.kinds import KINDS
 from qmpmodel.qemu.parts.clients import Clients
 from qmpmodel.qemu.parts.shutdown import Shutdown
+from qmpmodel.qemu.state import Monitor
 from qmpmodel.qemu.steps import Update, step
 
 __all__ = ["MainLoop"]
