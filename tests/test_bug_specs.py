@@ -66,6 +66,11 @@ STORIES = {
     # autostart's qmp_cont raises RESUME
     "bugs/X-never-opened-monitor.toml": ("negotiation-gating",
                                          ["monitor_qmp_setup_handlers_bh", "connect", "qmp_cont"], set()),
+    # Y (docs/fidelity-ii.md 1e): the QMP setup BH moves the mux's reads into the I/O thread; the
+    # client gives HMP the focus and types a command, which runs there
+    "bugs/Y-hmp-in-monitor-iothread.toml": ("hmp-context",
+                                            ["monitor_qmp_setup_handlers_bh", "mux_escape", "hmp_write", "hmp_read"],
+                                            set()),
     # P's consequence with environment events: the stale qmp_capabilities switches the mode
     "bugs/P-stale-capabilities-events.toml": ("negotiation-gating",
                                               ["disconnect", "connect", "dispatch_capabilities", "env_event"], set()),
@@ -114,7 +119,7 @@ def test_every_spec_meets_its_expectations(results):
 
 def test_every_catalogued_bug_has_a_spec():
     letters = {p.name[0] for p in (ROOT / "specs" / "bugs").glob("*.toml")}
-    assert set("ABCDEFGHIJKLMOPQTUX") <= letters
+    assert set("ABCDEFGHIJKLMOPQTUXY") <= letters
 
 
 def test_no_invariant_is_vacuous(results):

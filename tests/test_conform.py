@@ -37,15 +37,10 @@ SPEC = ROOT / "specs" / "qemu-current.toml"
 FIXTURES = sorted(p.stem for p in DATA.glob("*.jsonl"))
 
 #: Transcripts the model cannot explain yet: (line conform names, model change needed,
-#: docs/conformance.md).  quit-three-monitors, sigterm-while-blocked, block-job-events and
-#: async-events conform since the model has events per command, environment events, a
-#: signal, main_loop_should_exit and EOF (F1-F3).
-NEEDS_MODEL_CHANGE: dict[str, tuple[int, str]] = {
-    "mux-hmp": (11, "F5: HMP and QMP on one mux chardev (the mux escape, HMP input and output on the QMP "
-                    "connection); the event before the greeting (line 4, F4) is explained"),
-    "mux-hmp-abort": (8, "F5: HMP on the mux, HMP handlers in the monitor I/O thread, the abort and its EOF; "
-                         "the event before the greeting (line 4, F4) is explained"),
-}
+#: docs/conformance.md).  Since issue 13 (F1-F5: events per command, environment events,
+#: a signal, main_loop_should_exit and EOF, the never-opened monitor, HMP on the QMP
+#: connection's mux) all eighteen conform.
+NEEDS_MODEL_CHANGE: dict[str, tuple[int, str]] = {}
 
 
 @pytest.fixture(scope="module")

@@ -187,12 +187,49 @@ def test_event_before_greeting_needs_the_7_2_behaviour(cspec: ConformSpec) -> No
     """mux-hmp line 4 (RESUME before the greeting) is explained by QEMU 7.2's event emission to a
     monitor whose commands table is unset; with the fix (suppress) it is not."""
     lines = load_transcript(DATA / "mux-hmp.jsonl")
-    r = conform(lines, cspec, "m")
-    assert r.verdict == "rejected" and r.line == 11, r.render()  # the HMP bytes (F5), past line 4
+    assert conform(lines, cspec, "m").accepted
     spec = replace(cspec.spec, design=replace(cspec.spec.design, values={"never_opened_events": "suppress"}))
     r = conform(lines, replace(cspec, spec=spec), "m")
     assert r.verdict == "rejected" and r.line == 4, r.render()
     assert "the event RESUME received on c1" in r.render()
+
+
+# -- F5: HMP on the QMP connection's mux ------------------------------------------------------------
+
+
+def _replace_hmp_line(ds: list[dict[str, Any]], old: str, new: str) -> int:
+    n = line_of(ds, lambda d: d.get("to") == "hmp" and d.get("raw") == old)
+    ds[n] = {**ds[n], "raw": new}
+    return n
+
+
+def test_hmp_cont_in_the_iothread_aborts(cspec: ConformSpec) -> None:
+    """mux-hmp-abort: HMP ``cont`` runs in the monitor I/O thread and QEMU aborts (EOF); HMP ``info
+    status`` there does not, so the EOF is then unexplained."""
+    ds = datas("mux-hmp-abort")
+    assert conform(renumber(ds), cspec, "m").accepted
+    _replace_hmp_line(ds, "cont\r", "info status\r")
+    eof = line_of(ds, lambda d: d.get("event") == "eof")
+    r = conform(renumber(ds), cspec, "m")
+    assert r.verdict == "rejected" and r.line == eof + 1, r.render()
+
+
+def test_after_hmp_cont_nothing_more_comes(cspec: ConformSpec) -> None:
+    """mux-hmp with HMP ``cont`` instead of ``info status``: QEMU would abort there, so the rest of
+    the session (the focus switch back, QMP's cont and its reply) is unexplained."""
+    ds = datas("mux-hmp")
+    n = _replace_hmp_line(ds, "info status\r", "cont\r")
+    r = conform(renumber(ds), cspec, "m")
+    assert r.verdict == "rejected" and r.line is not None and r.line > n + 1, r.render()
+
+
+def test_hmp_output_needs_the_focus(cspec: ConformSpec) -> None:
+    """Without the Ctrl-A c that gives HMP the focus, its banner on the QMP connection is unexplained."""
+    ds = datas("mux-hmp")
+    esc = line_of(ds, lambda d: d.get("to") == "mux")
+    r = conform(renumber(ds[:esc] + ds[esc + 1:]), cspec, "m")
+    assert r.verdict == "rejected" and r.line == esc + 1, r.render()
+    assert "unrecognized line" in r.render()
 
 
 # -- bad input ----------------------------------------------------------------------------------

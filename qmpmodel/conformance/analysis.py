@@ -24,7 +24,15 @@ from qmpmodel.conformance.transcript import (
     observations,
 )
 
-__all__ = ["Conn", "EventBounds", "Item", "Req", "analyse", "event_bounds", "signal_line"]
+__all__ = ["HMP_COMMANDS", "MUX_ESCAPE", "Conn", "EventBounds", "Item", "Req", "analyse", "event_bounds",
+           "signal_line"]
+
+#: The mux's escape that moves the focus to the next front end (Ctrl-A c, chardev/char-mux.c).
+MUX_ESCAPE = "\x01c"
+#: HMP commands by name whose model kind is not ``hmp-quick``: ``cont`` asserts it runs in the
+#: main thread (GLOBAL_STATE_CODE in blk_next) and aborts QEMU in the monitor I/O thread
+#: (mux-hmp-abort, 6 of 6 runs). Other commands are taken to work there (``info status`` does).
+HMP_COMMANDS: dict[str, str] = {"cont": "hmp-main-thread"}
 
 
 
@@ -37,6 +45,18 @@ class Item:
     obs: Observation | None = None
     release: str | None = None  # canonical id named by a release comment
     reqs_before: int = 0  # requests of the connection written before this item
+    #: an unrecognized line after bytes for the mux or HMP: HMP output (F5)
+    hmp_output: bool = False
+
+    @property
+    def hmp_kind(self) -> str | None:
+        """For bytes written to the mux or HMP: ``escape`` (Ctrl-A c) or the model's HMP kind."""
+        if self.what != "mux-input" or self.obs is None:
+            return None
+        text = self.obs.message or ""
+        if text == MUX_ESCAPE:
+            return "escape"
+        return HMP_COMMANDS.get(text.strip().split(" ")[0], "hmp-quick")
 
 
 @dataclass
@@ -135,7 +155,8 @@ def analyse(lines: Sequence[TranscriptLine], cspec: ConformSpec, source: str) ->
                 reqs.append(Req(o, len(items), signalled=(label, o.id) in signalled))
             else:
                 what = {"reply": "recv", "event": "recv"}.get(o.kind, o.kind)
-                items.append(Item(what, at_line, o, reqs_before=len(reqs)))
+                hmp = what == "unrecognized" and any(it.what == "mux-input" for it in items)
+                items.append(Item(what, at_line, o, reqs_before=len(reqs), hmp_output=hmp))
         conns.append(Conn(label, idx, monitors[mon], items, reqs, signal_pos=signal_pos, monitor_name=mon))
     for cn in conns:
         _classify(cn, cspec, released_ids)

@@ -133,11 +133,16 @@ def _config(conns: list[Conn], cspec: ConformSpec, requests: int,
     design = Design(values, spec.design.base, spec.design.proposal)
     names = {cn.monitor: cn.monitor_name for cn in conns}
     mux = tuple(names.get(m) in eb.mux_monitors for m in range(n_mon))
+    # F5: bytes for HMP on a QMP connection's mux: the HMP monitor shares that mux
+    hmp_lines = [k for cn in conns for it in cn.items if (k := it.hmp_kind) is not None and k != "escape"]
+    shared = any(it.what == "mux-input" for cn in conns for it in cn.items) and any(mux)
+    hmp_mix = tuple(k for k in KINDS if k in hmp_lines) or ("hmp-quick",)
     bounds = replace(spec.bounds, monitors=n_mon, clients=len(conns), requests=requests, mix=mix,
-                     client_monitors=tuple(cn.monitor for cn in conns), iothread_monitors=(), hmp=0,
-                     negotiate_first=False, events_per_command=eb.events_per_command,
-                     env_events=eb.environment_events, signals=eb.signals,
-                     mux_monitors=mux if any(mux) else ())
+                     client_monitors=tuple(cn.monitor for cn in conns), iothread_monitors=(),
+                     hmp=1 if shared else 0, hmp_mux=shared, hmp_mix=hmp_mix if shared else spec.bounds.hmp_mix,
+                     hmp_requests=max(1, len(hmp_lines)) if shared else spec.bounds.hmp_requests, negotiate_first=False,
+                     events_per_command=eb.events_per_command, env_events=eb.environment_events,
+                     signals=eb.signals, mux_monitors=mux if any(mux) else ())
     return design, bounds, notes
 
 

@@ -109,6 +109,7 @@ class Search:
                     self.release_of.setdefault(key, cn.items[cn.signal_pos].line)
         acts = cm.model.actions
         self.fam = [a.family for a in acts]
+        self.kind_names = dict(enumerate(KINDS))
         self.par = [dict(a.params) for a in acts]
         self.internal = [a.fair in _INTERNAL_FAIR for a in acts]
         # progress bookkeeping
@@ -285,6 +286,9 @@ class Search:
                         new_rel = rel | {self.id_index[it.release][0]}
                     rc2 = (*rc[:c], rc[c] + 1, *rc[c + 1:])
                     nexts.append((s, sc, rc2, new_rel))
+                elif rc[c] < ends[c] and conns[c].items[rc[c]].hmp_output:
+                    # HMP's text on a shared mux (banner, prompt, echo, output): not matched (F5)
+                    nexts.append((s, sc, (*rc[:c], rc[c] + 1, *rc[c + 1:]), rel))
             for a, s2 in succs:
                 fam = self.fam[a]
                 p = self.par[a]
@@ -307,6 +311,14 @@ class Search:
                 elif fam in ("connect", "disconnect"):
                     c = p["client"]
                     if rc[c] >= ends[c] or conns[c].items[rc[c]].what != fam:
+                        continue
+                    rc2 = (*rc[:c], rc[c] + 1, *rc[c + 1:])
+                elif fam in ("mux_escape", "hmp_write"):
+                    # bytes for the mux or HMP (F5): the connection's next item, of the right kind
+                    c = p["client"]
+                    it2 = conns[c].items[rc[c]] if rc[c] < ends[c] else None
+                    want = "escape" if fam == "mux_escape" else self.kind_names.get(p["kind"])
+                    if it2 is None or it2.hmp_kind != want:
                         continue
                     rc2 = (*rc[:c], rc[c] + 1, *rc[c + 1:])
                 elif fam == "signal":

@@ -51,6 +51,8 @@ class Bounds:
     #: F4: per QMP monitor, whether its chardev is a mux (``-chardev ...,mux=on``), not opened
     #: until qemu_init ends (default: none).
     mux_monitors: tuple[bool, ...] = ()
+    #: F5: the HMP monitor (hmp = 1) is the first front end of the first QMP monitor's mux chardev.
+    hmp_mux: bool = False
 
     def monitor_of(self, c: int) -> int:
         return self.client_monitors[c] if self.client_monitors else c % self.monitors
@@ -94,4 +96,7 @@ BOUND_DOCS: Mapping[str, str] = {
                "main_loop_should_exit -> monitor_cleanup, EOF on every connection).",
     "mux_monitors": "F4: per QMP monitor, whether its chardev is a mux (not opened until qemu_init ends: "
                     "the client's bytes connect before CHR_EVENT_OPENED, autostart raises RESUME first).",
+    "hmp_mux": "F5: the HMP monitor (hmp = 1) shares the first mux chardev of mux_monitors as its first front end "
+               "(`-mon chardev=mux0 -mon chardev=mux0,mode=control`): that monitor's client switches the focus "
+               "(Ctrl-A c) and types HMP commands, which run in the monitor I/O thread.",
 }

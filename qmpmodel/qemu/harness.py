@@ -155,6 +155,12 @@ class Harness:
                              str(list(b.iothread_monitors)))
         if b.mux_monitors and len(b.mux_monitors) != b.monitors:
             raise InputError(src, "bounds.mux_monitors", f"{b.monitors} booleans", str(list(b.mux_monitors)))
+        if b.hmp_mux and (b.hmp != 1 or not any(b.on_mux(m) for m in range(b.monitors))):
+            raise InputError(src, "bounds.hmp_mux", "true only with hmp = 1 and a monitor in mux_monitors", "true")
+        if b.hmp_mux and any(k not in ("hmp-quick", "hmp-main-thread") for k in b.hmp_mix):
+            raise InputError(src, "bounds.hmp_mix", "hmp-quick or hmp-main-thread with hmp_mux", str(list(b.hmp_mix)))
+        if "hmp-main-thread" in b.hmp_mix and not b.hmp_mux:
+            raise InputError(src, "bounds.hmp_mix", "hmp-main-thread only with hmp_mux = true", None)
         for key, hi in (("events_per_command", 4), ("env_events", 16), ("signals", 1)):
             val = getattr(b, key)
             if not 0 <= val <= hi:
@@ -266,8 +272,13 @@ class Harness:
         self.hcosched = L.bool("hmp_co.scheduled")
         self.hcokind = L.int("hmp_co.kind", 0, 2)  # 1 block_resize, 2 device_add
 
+    def hmp_mux_monitor(self) -> int:
+        """The QMP monitor whose mux chardev HMP shares (F5), -1 when none."""
+        b = self.bounds
+        return next((m for m in range(b.monitors) if b.on_mux(m)), -1) if b.hmp_mux else -1
+
     def declare_runstate(self, nref: int) -> None:
-        """State of the F1-F4 features, declared only when a spec enables them (so every other
+        """State of the F1-F5 features, declared only when a spec enables them (so every other
         spec keeps its state layout): QEMU's ``shutdown_requested`` and ``powerdown_requested``
         (softmmu/runstate.c), the environment's event budget, qemu_init's progress and, per
         monitor on a mux chardev, whether it was opened and is on ``mon_list``."""
@@ -276,6 +287,13 @@ class Harness:
         self.rs_event: Var | None = L.int("runstate.event_request", 0, nref) if self.main_loop_requests() else None
         self.env_left: Var | None = L.int("env.events_left", 0, b.env_events) if b.env_events else None
         self.boot: Var | None = None
+        self.focus_hmp: Var | None = None
+        self.hmp_line: Var | None = None
+        self.xhmpctx: Var | None = None
+        if b.hmp_mux:
+            self.focus_hmp = L.bool("mux.focus_hmp")
+            self.hmp_line = L.int("mux.hmp_line", 0, len(b.hmp_mix))
+            self.xhmpctx = L.bool("x.hmp_outside_main_thread")
         if any(b.on_mux(m) for m in range(b.monitors)):
             self.boot = L.int("boot.stage", 0, Boot.RUNNING)
             for mon in self.mons:

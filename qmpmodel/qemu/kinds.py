@@ -91,4 +91,7 @@ KINDS: Mapping[str, Kind] = {k.name: k for k in (
          "QmpReturn and the dispatcher goes on; a completion writes the reply later."),
     Kind("caps-async", "execute", "caps",
          "qmp_capabilities accepting `async` (design.async_commands = protocol-2017), not `oob`."),
+    Kind("hmp-main-thread", "hmp", "main_thread",
+         "An HMP command that asserts it runs in the main thread (`cont`: GLOBAL_STATE_CODE in blk_next, "
+         "block/block-backend.c:582): QEMU aborts when it runs in the monitor I/O thread (bounds.hmp_mux, F5)."),
 )}

@@ -266,6 +266,10 @@ class QemuProbes(Harness):
         mon = self.mons[m]
         return self.connected(m) if mon.opened is None else mon.opened
 
+    def hmp_outside_main_thread_seen(self) -> Expr:
+        """An HMP command ran outside the main thread, without the BQL (F5)."""
+        return FALSE if self.xhmpctx is None else self.xhmpctx
+
     def env_events_left(self) -> Expr:
         """How many more events the environment may raise (F2)."""
         return lit(0) if self.env_left is None else self.env_left

@@ -62,7 +62,7 @@ class Clients(Output):
             if b.negotiate_first:
                 # seq 0: qmp_capabilities, with oob if offered and wanted (§3.1)
                 u = self.push_input(m, c, 0, Update({cl.sent: 1}))
-                yield from self.action("send", actor, (cl.st == ClientSt.NEG) & (cl.sent == 0), u,
+                yield from self.action("send", actor, (cl.st == ClientSt.NEG) & (cl.sent == 0) & self.writes_qmp(m), u,
                                        client=c, seq=0, kind=0)
                 first = 1
             for i in range(first, self.NR):
@@ -71,7 +71,7 @@ class Clients(Output):
                 else:
                     ready = (cl.st == ClientSt.READY) | (cl.st == ClientSt.NEG)
                 for k in self.kinds:
-                    g = ready & (cl.sent == i)
+                    g = ready & (cl.sent == i) & self.writes_qmp(m)
                     if self.client_keeps_discipline() and KINDS[k].form != "exec-oob":
                         g = g & (self.inflight_inband(cl, i) < self.queue_max)
                     u = self.push_input(m, c, i, Update({cl.sent: i + 1}))
@@ -83,6 +83,13 @@ class Clients(Output):
             u = Update({cl.st: ClientSt.GONE, m.conn: 0, m.closing: True})
             yield from self.action("disconnect", actor, (cl.st == ClientSt.NEG) | (cl.st == ClientSt.READY), u,
                                    client=c)
+
+    def writes_qmp(self, m: Monitor) -> Expr:
+        """On a mux shared with HMP the client writes QMP only while QMP has the focus (an environment
+        assumption: its bytes would go to HMP otherwise, F5); true on any other chardev."""
+        if self.focus_hmp is None or m.idx != self.hmp_mux_monitor():
+            return TRUE
+        return ~self.focus_hmp
 
     @step("tcp_chr_accept", "who accepts the connection", ref="chardev/char-socket.c; F4")
     def accepts_connection(self, m: Monitor) -> Expr:
