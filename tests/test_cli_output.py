@@ -60,7 +60,9 @@ def test_unexpected_violation_prints_the_trace_of_bug_P(tmp_path):
     assert r.exit_code == 1
     under = _lines_under(r.output, str(spec))
     assert under[0].split()[:2] == ["!!", "no-cross-session-reply"]
-    assert "trace (" in under[1]
+    # the failing clause in words, then the trace
+    assert under[1].strip().startswith("why: client1 received a reply to a request another session sent")
+    assert "trace (" in under[2]
     steps = [ln.split(None, 2)[1:] for ln in under[2:] if re.match(r"\s+\d+\.", ln)]
     labels = [label for _actor, label in steps]
 
@@ -71,6 +73,8 @@ def test_unexpected_violation_prints_the_trace_of_bug_P(tmp_path):
     assert at("connect(client=0)") < at("send(client=0") < at("dispatcher_pop") < at("connect(client=1)")
     assert at("disconnect(client=0)") < at("connect(client=1)")
     assert "client1" in under[-1]  # the last step is what B receives
+    # each step names the QEMU function it models, and values are decoded
+    assert "[monitor_qmp_dispatcher_pop_any]" in r.output and "dsp.req: client0#0 (1)" in r.output
     assert len(steps) == int(re.search(r"violated at depth (\d+)", under[0]).group(1))
 
 
@@ -212,16 +216,18 @@ def test_trace_lines_on_a_toy_lasso_and_cycle():
         return TraceStep("inc", "main", f"inc(i={i})", 0, {"i": i}, {"x": x, "b": x > 1})
 
     lasso = Trace({"x": 0, "b": False}, (step(1, 1), step(2, 2), step(3, 1)), loop=1)
-    lines = trace_lines(lasso)
-    assert [ln.split()[:3] for ln in lines[:3]] == [["1.", "main", "inc(i=1)"], ["↺", "2.", "main"],
-                                                    ["3.", "main", "inc(i=3)"]]
-    assert lines[0].endswith("x=1") and lines[1].endswith("x=2 b=true") and lines[2].endswith("x=1 b=false")
-    assert lines[3].strip() == "↺ steps 2-3 return to state 1: the run can repeat them forever"
-    stuck = Trace({"x": 0, "b": False}, (step(1, 1),), loop=1, cycle=(("a", "b", "a holds"), ("b", "a", "b holds")))
+    lines = trace_lines(lasso)  # a step line, then the variables it changed
+    assert [ln.split()[:3] for ln in lines[0:6:2]] == [["1.", "main", "inc(i=1)"], ["↺", "2.", "main"],
+                                                       ["3.", "main", "inc(i=3)"]]
+    assert lines[1].strip() == "x: 1" and lines[3].strip() == "x: 2; b: true" and lines[5].strip() == "x: 1; b: false"
+    assert lines[6].strip() == "↺ steps 2-3 return to state 1: the run can repeat them forever"
+    stuck = Trace({"x": 0, "b": False}, (step(1, 1),), loop=1, cycle=(("a", "b", "a holds"), ("b", "a", "b holds")),
+                  legend={"x": {1: "one"}})
     lines = trace_lines(stuck)
-    assert lines[1].strip() == "↺ the run can stay in state 1 forever"
-    assert lines[2].strip() == "wait-for cycle: a → b → a"
-    assert [ln.strip() for ln in lines[3:]] == ["a waits for b: a holds", "b waits for a: b holds"]
+    assert lines[1].strip() == "x: one (1)"  # a coded value is shown by its label
+    assert lines[2].strip() == "↺ the run can stay in state 1 forever"
+    assert lines[3].strip() == "wait-for cycle: a → b → a"
+    assert [ln.strip() for ln in lines[4:]] == ["a waits for b: a holds", "b waits for a: b holds"]
 
 
 # -- replay -------------------------------------------------------------------------------------

@@ -129,7 +129,7 @@ def test_reports_up_to_date(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     if (committed / "reproductions.json").exists():
         fresh.mkdir()
         shutil.copy(committed / "reproductions.json", fresh / "reproductions.json")
-    regenerate(["specs/"], str(fresh), command=REGEN)
+    regenerate(["specs/"], str(fresh), command=REGEN, site="reports")
     want = sorted(p.relative_to(fresh).as_posix() for p in fresh.rglob("*") if p.is_file())
     have = sorted(p.relative_to(committed).as_posix() for p in committed.rglob("*") if p.is_file())
     assert have == want, f"{hint} (files differ: {sorted(set(have) ^ set(want))[:5]})"
@@ -163,3 +163,34 @@ def test_headless_chromium_renders_the_report(small_report, tmp_path: Path) -> N
     for s in shots:
         assert _png_size(s) == (1280, 2000)
         assert s.stat().st_size > 30_000, f"{s} looks blank"
+
+
+def _local_links(text: str) -> list[str]:
+    return [u for u in re.findall(r"\]\(([^)\s]+)\)", text) if not u.startswith(("http://", "https://"))]
+
+
+def test_report_links_specs_property_definitions_and_upstream(small_report) -> None:
+    """Every spec and property in the report links to its file (the property to its defining line)."""
+    out, results, _p, _files = small_report
+    index = (out / "index.md").read_text()
+    pages = [out / "index.md", *sorted((out / "cex").glob("*.md"))]
+    seen_defs = 0
+    for page in pages:
+        for url in _local_links(page.read_text()):
+            path, _, anchor = url.partition("#")
+            target = (page.parent / path).resolve()
+            assert target.exists(), f"{page.name}: broken link {url}"
+            if anchor:
+                line = target.read_text().splitlines()[int(anchor.removeprefix("L")) - 1]
+                assert re.search(r'"[a-z-]+"', line), (url, line)
+                seen_defs += 1
+    assert seen_defs >= 10
+    for r in results:
+        assert f"[`{r.spec}`](" in index
+    # bug C cites Kevin Wolf's thread and the commit that added the hop
+    c_page = (out / "cex" / "bugs-C-drain-polls-only-aio-context.no-deadlock.md").read_text()
+    assert "https://gitlab.com/qemu-project/qemu/-/commit/9ce44e2ce2" in c_page
+    assert "https://lore.kernel.org/qemu-devel/ZQCa%2FDxAAQnau3JR@redhat.com/" in c_page
+    html_page = (out / "cex" / "bugs-C-drain-polls-only-aio-context.no-deadlock.html").read_text()
+    assert 'href="https://gitlab.com/qemu-project/qemu/-/commit/9ce44e2ce2"' in html_page
+    assert 'href="../../../' in html_page or 'href="../' in html_page

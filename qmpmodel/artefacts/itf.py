@@ -9,7 +9,8 @@ writes it strictly:
 * each state's ``#meta`` holds ``index`` and the step that led to it:
   ``action`` (family), ``actor`` (QEMU thread or party), ``label`` (the
   action instance), ``action_index`` (its position in the model's action
-  list; -1 for the initial state) and ``params``;
+  list; -1 for the initial state), ``params`` and, when known, ``qemu`` (the
+  QEMU function the action models);
 * ``loop`` is set for a liveness lasso (the last state steps back to
   ``states[loop]``);
 * the trace's ``#meta`` names the spec (``source``), the violated
@@ -81,6 +82,7 @@ def trace_to_itf(trace: Trace, spec: str = "", invariant: str = "", description:
         m = init_meta if st is None else {
             "index": k, "action": st.action, "actor": st.actor, "label": st.label,
             "action_index": st.index, "params": {p: _value(x) for p, x in st.params.items()},
+            **({"qemu": st.qemu} if st.qemu else {}),
         }
         states.append({"#meta": m, **{n: _value(view[n]) for n in names}})
     doc: dict[str, Any] = {"#meta": meta, "vars": names, "states": states}
@@ -178,7 +180,7 @@ def itf_to_trace(t: ItfTrace) -> Trace:
     """The :class:`~qmpmodel.core.results.Trace` an ITF document encodes (inverse of :func:`trace_to_itf`)."""
     steps = tuple(
         TraceStep(m["action"], m["actor"], m["label"], m["action_index"],
-                  {p: int(x) for p, x in m["params"].items()}, s)
+                  {p: int(x) for p, x in m["params"].items()}, s, str(m.get("qemu", "")))
         for m, s in zip(t.metas[1:], t.states[1:], strict=True))
     cycle = tuple(tuple(e) for e in t.meta.get("cycle", ()))
     return Trace(t.states[0], steps, t.loop, cycle)

@@ -13,12 +13,13 @@
 Output is deterministic (no clock, no timings, sorted), so ``reports/`` in the
 repository can be compared with a fresh run. Page content is built once as a
 list of blocks (heading, paragraph, table, image, diagram) and rendered to
-both formats.
+both formats (:mod:`qmpmodel.artefacts.pages`).
 """
 
 from __future__ import annotations
 
-import html
+import inspect
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -28,6 +29,7 @@ import click
 
 from qmpmodel.artefacts.files import write_atomic
 from qmpmodel.artefacts.itf import replay_command, write_itf
+from qmpmodel.artefacts.pages import Block, render_html, render_md
 from qmpmodel.artefacts.render import (
     dot_to_svg,
     graphviz_version,
@@ -44,13 +46,12 @@ from qmpmodel.artefacts.reproductions import (
     reproduction_blocks,
 )
 from qmpmodel.core.results import CheckResult, InvariantResult
-from qmpmodel.invariants import invariant
+from qmpmodel.errors import InputError
+from qmpmodel.invariants import Invariant, invariant
+from qmpmodel.qemu.catalogue import Bug, bugs_cited
 from qmpmodel.qemu.waitfor import find_deadlock_cycle, normalize_cycle, wait_for_graph
 
 __all__ = ["cex_name", "itf_path", "spec_slug", "write_artefacts", "write_report"]
-
-Block = tuple[Any, ...]
-
 
 def spec_slug(spec: str) -> str:
     """A file-name stem for a spec path: ``specs/bugs/C-drain.toml`` -> ``bugs-C-drain``."""
@@ -121,8 +122,8 @@ def write_artefacts(results: Sequence[CheckResult], prepared_by_spec: Mapping[st
             cmd = reproduce_command(p, r.spec, inv, str(itf))
             if cmd is not None and echo is not None:
                 echo(f"  {r.spec}: {inv.name}: {cmd}")
-            md = _render_md(_cex_blocks(r, inv, p, svg_name, None, itf=itf.name, replay=replay_command(itf, r.spec),
-                                        repro=reproduction_blocks(None, cmd)))
+            md = render_md(_cex_blocks(r, inv, p, svg_name, None, itf=itf.name, replay=replay_command(itf, r.spec),
+                                        repro=reproduction_blocks(None, cmd), page_dir=out))
             written.append(_write(f"{base}.md", md))
             written.append(_write(f"{base}.sequence.mmd", sequence_mermaid(inv.trace, p.qemu)))
     return written
@@ -146,20 +147,27 @@ def _fmt(v: object) -> str:
 
 def _cex_blocks(r: CheckResult, inv: InvariantResult, prepared: Any, svg_name: str | None,
                 svg_inline: str | None, itf: str | None = None, index: str | None = None,
-                replay: str | None = None, repro: Sequence[Block] = ()) -> list[Block]:
+                replay: str | None = None, repro: Sequence[Block] = (), page_dir: Path | None = None) -> list[Block]:
     tr = inv.trace
     assert tr is not None
     info = invariant(inv.name, extra=prepared.spec.properties)
+    spec = f"[`{r.spec}`]({_rel(r.spec, page_dir)})" if page_dir is not None else f"`{r.spec}`"
+    definition = _definition(info, page_dir)
     met = "expectation met" if inv.met else "**expectation NOT met**"
     blocks: list[Block] = [("h", 1, f"{r.title or r.spec}: {inv.name} {inv.verdict}")]
     if index:
         blocks.append(("p", f"[← all verdicts]({index})"))
     loop = f"; lasso: the loop starts at state {tr.loop}" if tr.loop is not None else ""
     blocks += [
-        ("p", f"Spec `{r.spec}`, expected **{inv.expected}**, found **{inv.verdict}** at depth {inv.depth} "
+        ("p", f"Spec {spec}, expected **{inv.expected}**, found **{inv.verdict}** at depth {inv.depth} "
               f"({met}){loop}."),
-        ("p", f"*{inv.name}*: {info.statement} (source: {info.source})"),
+        ("p", f"*{inv.name}*: {info.statement} (source: {info.source}"
+              + (f"; [definition]({definition})" if definition else "") + ")"),
     ]
+    bugs = bugs_cited(prepared.spec.reference)
+    if bugs:
+        blocks.append(("p", "Upstream: " + "; ".join(f"bug {b.letter}, {b.title}: {_bug_links(b) or 'no reference'}"
+                                                    for b in bugs) + "."))
     if inv.note:
         blocks.append(("p", f"Note: {inv.note}."))
     if inv.clause:
@@ -202,104 +210,30 @@ def _cex_blocks(r: CheckResult, inv: InvariantResult, prepared: Any, svg_name: s
     return blocks
 
 
-# -- renderers -------------------------------------------------------------------------
+def _rel(target: str | Path, page_dir: Path) -> str:
+    """A link from a page in ``page_dir`` to ``target`` (a path relative to the working directory)."""
+    return Path(os.path.relpath(os.path.abspath(target), os.path.abspath(page_dir))).as_posix()
 
 
-def _md_cell(s: str) -> str:
-    return s.replace("|", "\\|").replace("\n", " ")
+def _definition(info: Invariant, page_dir: Path | None) -> str | None:
+    """A link to the line that defines the property (the library's or a proposal's), ``None`` if unknown."""
+    if page_dir is None:
+        return None
+    try:
+        path = inspect.getsourcefile(info.predicate)
+        _lines, first = inspect.getsourcelines(info.predicate)
+    except (OSError, TypeError):
+        return None
+    if path is None:
+        return None
+    text = Path(path).read_text(encoding="utf-8").splitlines()
+    line = next((k for k, t in enumerate(text, start=1) if f'"{info.name}"' in t), first)
+    return f"{_rel(path, page_dir)}#L{line}"
 
 
-def _render_md(blocks: Sequence[Block]) -> str:
-    out: list[str] = []
-    for b in blocks:
-        kind = b[0]
-        if kind == "h":
-            out.append("#" * b[1] + " " + b[2])
-        elif kind == "p":
-            out.append(b[1])
-        elif kind == "table":
-            hdr, rows = b[1], b[2]
-            lines = ["| " + " | ".join(_md_cell(h) for h in hdr) + " |", "|" + "---|" * len(hdr)]
-            lines += ["| " + " | ".join(_md_cell(c[0] if isinstance(c, tuple) else c) for c in row) + " |"
-                      for row in rows]
-            out.append("\n".join(lines))
-        elif kind == "image":
-            out.append(f"![{b[3]}]({b[1]})" if b[1] else "")
-        elif kind == "mermaid":
-            out.append("```mermaid\n" + b[1].rstrip("\n") + "\n```")
-    return "\n\n".join(x for x in out if x) + "\n"
-
-
-_INLINE = re.compile(r"`([^`]+)`|\*\*([^*]+)\*\*|\*([^*]+)\*|\[([^\]]+)\]\(([^)]+)\)|(<br>)")
-
-
-def _inline_html(s: str) -> str:
-    out, pos = [], 0
-    for m in _INLINE.finditer(s):
-        out.append(html.escape(s[pos:m.start()]))
-        code, bold, em, text, url, br = m.groups()
-        if code is not None:
-            out.append(f"<code>{html.escape(code)}</code>")
-        elif bold is not None:
-            out.append(f"<strong>{_inline_html(bold)}</strong>")
-        elif em is not None:
-            out.append(f"<em>{_inline_html(em)}</em>")
-        elif br is not None:
-            out.append("<br>")
-        else:
-            href = re.sub(r"\.md$", ".html", url)
-            out.append(f'<a href="{html.escape(href)}">{_inline_html(text)}</a>')
-        pos = m.end()
-    out.append(html.escape(s[pos:]))
-    return "".join(out)
-
-
-_CSS = """body{font-family:Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1400px}
-h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;font-size:13px;margin:8px 0}th,td{border:1px solid #ccc;padding:3px 7px;
-vertical-align:top}th{background:#f3f3f3}code{background:#f5f5f5;padding:0 3px;font-size:12px}
-td.ok{background:#e3f4e1}td.exp{background:#fff0c8}td.bad{background:#f9d2cd;font-weight:bold}
-td.unk{background:#e8e8e8}td.skip{color:#999}th.rot{height:165px;white-space:nowrap;vertical-align:bottom;
-padding:2px}th.rot>div{transform:rotate(-60deg);width:18px;transform-origin:left bottom;margin-left:12px}
-td.v{text-align:center;padding:2px 3px;white-space:nowrap;font-size:12px}a{color:#1a56a8}
-.fig{overflow-x:auto;border:1px solid #eee;padding:6px}.fig svg{max-width:100%;height:auto}
-.fig>table{margin-right:110px}.fig>table td:first-child{white-space:nowrap}"""
-
-
-def _strip_svg(svg: str) -> str:
-    return re.sub(r"<\?xml[^>]*>\s*|<!DOCTYPE[^>]*>\s*", "", svg)
-
-
-def _render_html(blocks: Sequence[Block], title: str) -> str:
-    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-           f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"]
-    for b in blocks:
-        kind = b[0]
-        if kind == "h":
-            out.append(f"<h{b[1]}>{_inline_html(b[2])}</h{b[1]}>")
-        elif kind == "p":
-            out.append(f"<p>{_inline_html(b[1])}</p>")
-        elif kind == "table":
-            hdr, rows = b[1], b[2]
-            rot = len(b) > 3 and b[3]
-            if rot:
-                hdr = [hdr[0], *b[3]]
-            cells = "".join(f'<th class="rot"><div>{_inline_html(h)}</div></th>' if rot and k else
-                            f"<th>{_inline_html(h)}</th>" for k, h in enumerate(hdr))
-            out.append(f'{"<div class=fig>" if rot else ""}<table><tr>{cells}</tr>')
-            for row in rows:
-                tds = "".join(f'<td class="{c[1]}">{_inline_html(c[0])}</td>' if isinstance(c, tuple)
-                              else f"<td>{_inline_html(c)}</td>" for c in row)
-                out.append(f"<tr>{tds}</tr>")
-            out.append("</table></div>" if rot else "</table>")
-        elif kind in ("image", "mermaid"):
-            svg = b[2]
-            if svg:
-                out.append(f'<div class="fig">{_strip_svg(svg)}</div>')
-            elif kind == "mermaid":
-                out.append(f"<pre>{html.escape(b[1])}</pre>")
-    out.append("</body></html>")
-    return "\n".join(out) + "\n"
+def _bug_links(bug: Bug) -> str:
+    """The commits, threads and reports of a catalogued bug as Markdown links."""
+    return ", ".join(f"[{link.text}]({link.url})" for link in bug.links())
 
 
 # -- the report -------------------------------------------------------------------------
@@ -317,8 +251,10 @@ def _cell(r: CheckResult, inv: InvariantResult, link: str | None) -> tuple[str, 
 
 
 def _index_blocks(results: Sequence[CheckResult], links: Mapping[tuple[str, str], str], gv: str | None,
-                  command: str, repro: Mapping[tuple[str, str], Mapping[str, Any]] | None = None) -> list[Block]:
+                  command: str, repro: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
+                  prepared_by_spec: Mapping[str, Any] | None = None, page_dir: Path | None = None) -> list[Block]:
     repro = repro or {}
+    prepared_by_spec = prepared_by_spec or {}
     names = list(dict.fromkeys(i.name for r in results for i in r.invariants))
     bad = sum(1 for r in results for i in r.invariants if not i.met)
     cex = sum(1 for r in results for i in r.invariants if i.trace is not None)
@@ -331,12 +267,13 @@ def _index_blocks(results: Sequence[CheckResult], links: Mapping[tuple[str, str]
               "exhausted); - skipped by the spec; ‼ the spec's pinned expectation is not met."),
         ("h", 2, "Verdicts (spec \u00d7 invariant)"),
     ]
-    legend = ", ".join(f"{k} `{n}`" for k, n in enumerate(names, start=1))
+    extra = [i for p in prepared_by_spec.values() for i in p.spec.properties]
+    legend = ", ".join(f"{k} {_named(n, extra, page_dir)}" for k, n in enumerate(names, start=1))
     blocks.append(("p", f"Invariants: {legend}."))
     rows = []
     for r in results:
         by = {i.name: i for i in r.invariants}
-        row: list[Any] = [f"`{r.spec}`"]
+        row: list[Any] = [_spec_cell(r.spec, page_dir)]
         for n in names:
             i = by.get(n)
             row.append(("", "skip v") if i is None else _cell(r, i, links.get((r.spec, n))))
@@ -344,10 +281,11 @@ def _index_blocks(results: Sequence[CheckResult], links: Mapping[tuple[str, str]
     blocks.append(("table", ["spec", *(str(k) for k in range(1, len(names) + 1))], rows,
                    [f"{k} {n}" for k, n in enumerate(names, start=1)]))
     blocks.append(("h", 2, "Specs"))
-    blocks.append(("table", ["spec", "title", "counterexamples"],
-                   [[f"`{r.spec}`", r.title,
+    blocks.append(("table", ["spec", "title", "counterexamples", "upstream"],
+                   [[_spec_cell(r.spec, page_dir), r.title,
                      ", ".join(f"[{i.name}]({links[(r.spec, i.name)]})" + _repro_tag(repro.get((r.spec, i.name)))
-                               for i in r.invariants if (r.spec, i.name) in links) or "-"] for r in results]))
+                               for i in r.invariants if (r.spec, i.name) in links) or "-",
+                     _upstream(prepared_by_spec.get(r.spec))] for r in results]))
     blocks.append(("h", 2, "Run statistics (explicit engine)"))
     stats = [[f"`{r.spec}`", f"{r.states:,}", f"{r.transitions:,}", str(r.depth),
               "yes" if r.complete else "no (budget)", ("yes", "ok") if r.met else ("NO", "bad")]
@@ -360,6 +298,24 @@ def _index_blocks(results: Sequence[CheckResult], links: Mapping[tuple[str, str]
     return blocks
 
 
+def _spec_cell(spec: str, page_dir: Path | None) -> str:
+    return f"[`{spec}`]({_rel(spec, page_dir)})" if page_dir is not None else f"`{spec}`"
+
+
+def _named(name: str, extra: Sequence[Invariant], page_dir: Path | None) -> str:
+    """A property's name, linked to its definition when the page has a place."""
+    try:
+        link = _definition(invariant(name, extra=extra), page_dir)
+    except InputError:
+        link = None
+    return f"[`{name}`]({link})" if link else f"`{name}`"
+
+
+def _upstream(prepared: Any) -> str:
+    bugs = bugs_cited(prepared.spec.reference) if prepared is not None else ()
+    return "; ".join(f"{b.letter}: {_bug_links(b)}" if b.links() else b.letter for b in bugs) or "-"
+
+
 def _repro_tag(entry: Mapping[str, Any] | None) -> str:
     label = reproduced_label(entry)
     return f" ({label})" if label else ""
@@ -367,9 +323,15 @@ def _repro_tag(entry: Mapping[str, Any] | None) -> str:
 
 def write_report(results: Sequence[CheckResult], prepared_by_spec: Mapping[str, Any], out_dir: str | Path,
                  fmt: Sequence[str] = ("md", "html"),
-                 command: str = "qmpmodel report specs/ --out reports/") -> list[Path]:
-    """Write ``index.md``/``index.html`` and one page per counterexample under ``cex/``."""
+                 command: str = "qmpmodel report specs/ --out reports/",
+                 site: str | Path | None = None) -> list[Path]:
+    """Write ``index.md``/``index.html`` and one page per counterexample under ``cex/``.
+
+    Specs and property definitions are linked relative to ``site``, the directory
+    the report is read from (default ``out_dir``).
+    """
     out = Path(out_dir)
+    home = Path(site) if site is not None else out
     written: list[Path] = []
     links: dict[tuple[str, str], str] = {}
     gv = graphviz_version()
@@ -394,16 +356,16 @@ def write_report(results: Sequence[CheckResult], prepared_by_spec: Mapping[str, 
                     written.append(_write(out / "cex" / svg_name, svg))
             entry = repro.get((r.spec, inv.name))
             blocks = _cex_blocks(r, inv, p, svg_name, svg, index="../index.md",
-                                 repro=reproduction_blocks(entry, None))
+                                 repro=reproduction_blocks(entry, None), page_dir=home / "cex")
             if "md" in fmt:
-                written.append(_write(out / "cex" / f"{name}.md", _render_md(blocks)))
+                written.append(_write(out / "cex" / f"{name}.md", render_md(blocks)))
             if "html" in fmt:
                 written.append(_write(out / "cex" / f"{name}.html",
-                                      _render_html(blocks, f"{r.spec}: {inv.name}")))
-    blocks = _index_blocks(results, links, gv, command, repro)
+                                      render_html(blocks, f"{r.spec}: {inv.name}")))
+    blocks = _index_blocks(results, links, gv, command, repro, prepared_by_spec, home)
     if "md" in fmt:
-        written.append(_write(out / "index.md", _render_md(blocks)))
+        written.append(_write(out / "index.md", render_md(blocks)))
     if "html" in fmt:
-        written.append(_write(out / "index.html", _render_html(blocks, "qmpmodel report")))
+        written.append(_write(out / "index.html", render_html(blocks, "qmpmodel report")))
     return written
 

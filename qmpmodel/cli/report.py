@@ -23,11 +23,12 @@ __all__ = ["regenerate", "report", "run_report"]
 
 def run_report(paths: tuple[str, ...] | list[str], out: str, max_states: int | None = None,
                fmt: tuple[str, ...] = ("md", "html"),
-               command: str | None = None) -> tuple[list[str], list[CheckResult]]:
+               command: str | None = None, site: str | None = None) -> tuple[list[str], list[CheckResult]]:
     """Check ``paths`` and write the report to ``out``: (the files written, the results).
 
     ``command`` is the regeneration command printed in the index (default: the
-    equivalent ``qmpmodel report`` command line).
+    equivalent ``qmpmodel report`` command line); ``site`` the directory the
+    report is read from, for relative links to specs and sources (default ``out``).
     """
     from qmpmodel.artefacts.report import write_report
     from qmpmodel.check import check_spec
@@ -41,13 +42,14 @@ def run_report(paths: tuple[str, ...] | list[str], out: str, max_states: int | N
         results.append(check_spec(p.spec, "explicit", opts))
     cmd = command or f"qmpmodel report {' '.join(paths)} --out {out}"
     by_spec = {p.spec.path: p for p in prepared}
-    return [f.as_posix() for f in write_report(results, by_spec, out, fmt, command=cmd)], results
+    return [f.as_posix() for f in write_report(results, by_spec, out, fmt, command=cmd, site=site)], results
 
 
 def regenerate(paths: tuple[str, ...] | list[str], out: str, max_states: int | None = None,
-               fmt: tuple[str, ...] = ("md", "html"), command: str | None = None) -> list[str]:
+               fmt: tuple[str, ...] = ("md", "html"), command: str | None = None,
+               site: str | None = None) -> list[str]:
     """Check ``paths`` and write the report to ``out``; returns the written files."""
-    return run_report(paths, out, max_states, fmt, command)[0]
+    return run_report(paths, out, max_states, fmt, command, site)[0]
 
 
 @click.command("report", epilog=exit_status_help(

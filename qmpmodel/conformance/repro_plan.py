@@ -41,10 +41,10 @@ from qmpmodel.conformance.repro_steps import (
     REALIZABLE,
     Step,
     kind_names,
-    request_of_ref,
 )
 from qmpmodel.core.expr import evaluate
 from qmpmodel.core.model import Model, compile_predicate, compile_successors
+from qmpmodel.qemu.probes import Probes
 
 __all__ = [
     "Expect",
@@ -250,8 +250,8 @@ def violation_predicate(expr: Any) -> Any:
 # -- the script -------------------------------------------------------------------------
 
 
-def build_ops(model: Model, steps: Sequence[Step], states: Sequence[tuple[int, ...]],
-              kinds: Mapping[tuple[int, int], str], requests: int) -> list[Op]:
+def build_ops(model: Model, probes: Probes, steps: Sequence[Step], states: Sequence[tuple[int, ...]],
+              kinds: Mapping[tuple[int, int], str]) -> list[Op]:
     """The script of a path: controlled steps in order, each preceded by waits for what came before.
 
     Before a controlled step the script waits for every message the path
@@ -281,20 +281,20 @@ def build_ops(model: Model, steps: Sequence[Step], states: Sequence[tuple[int, .
             if unobserved and quiet:
                 ops.append(Op("settle", step=st.index))
             unobserved = False
-            ops.extend(_controlled(st, before, model, kinds, requests, deferred, open_garbage))
+            ops.extend(_controlled(st, before, probes, kinds, deferred, open_garbage))
             continue
         for e in a.messages:
             to = int(evaluate(e.to, before))
             if not to:
                 continue
-            req = request_of_ref(e.ref, requests) if e.ref else None
+            req = probes.request_of(e.ref) if e.ref else None
             ex = Expect(to - 1, e.what, req if e.what == "reply" else None, st.index)
             if req is not None and e.what == "reply" and open_garbage.get(req[0]) == req:
                 deferred.setdefault(req[0], []).append(ex)
             else:
                 pending.append(ex)
         if st.family == "handler_bh":
-            req = request_of_ref(st.params["req"], requests)
+            req = probes.request_of(st.params["req"])
             blocked = blocked or kinds.get(req) == "blocking"
         if not a.messages:
             unobserved = True
@@ -306,8 +306,8 @@ def build_ops(model: Model, steps: Sequence[Step], states: Sequence[tuple[int, .
     return ops
 
 
-def _controlled(st: Step, before: tuple[int, ...], model: Model, kinds: Mapping[tuple[int, int], str],
-                requests: int, deferred: dict[int, list[Expect]],
+def _controlled(st: Step, before: tuple[int, ...], probes: Probes, kinds: Mapping[tuple[int, int], str],
+                deferred: dict[int, list[Expect]],
                 open_garbage: dict[int, tuple[int, int]]) -> list[Op]:
     p = st.params
     if st.family == "connect":
@@ -317,8 +317,8 @@ def _controlled(st: Step, before: tuple[int, ...], model: Model, kinds: Mapping[
         deferred.pop(p["client"], None)
         return [Op("disconnect", client=p["client"], step=st.index)]
     if st.family == "blocking_complete":
-        dreq = model.var_names.index("dsp.req")
-        return [Op("release", req=request_of_ref(before[dreq], requests), step=st.index)]
+        ref = int(evaluate(probes.executing_request(), before))
+        return [Op("release", req=probes.request_of(ref), step=st.index)]
     c, i = p["client"], p["seq"]
     kind = kinds[(c, i)]
     out = [Op("send", client=c, seq=i, kind=kind, step=st.index)]

@@ -39,7 +39,6 @@ __all__ = [
     "decode_steps",
     "design_mismatch",
     "kind_names",
-    "request_of_ref",
     "sent_kinds",
     "undrivable_steps",
     "wire_blockers",
@@ -144,12 +143,6 @@ def decode_steps(model: Model, metas: Sequence[Mapping[str, Any]]) -> tuple[Step
     return tuple(Step(k, int(m["action_index"]), str(m["action"]), str(m["actor"]), str(m["label"]),
                       {p: int(v) for p, v in m["params"].items()})
                  for k, m in enumerate(metas[1:], start=1))
-
-
-def request_of_ref(ref: int, requests: int) -> tuple[int, int]:
-    """Model request reference -> (client, seq) (``statemachine._Builder.ref``)."""
-    nr = requests + 1
-    return (ref - 1) // nr, (ref - 1) % nr
 
 
 def sent_kinds(steps: Sequence[Step], model: Model, negotiate_first: bool) -> dict[tuple[int, int], str]:

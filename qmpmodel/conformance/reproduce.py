@@ -146,11 +146,11 @@ def analyse(trace: ItfTrace, prepared: Any, source: str, literal: bool = False) 
     outcome = rp.eager_outcome(model, violated, controlled)
     races = rp.literal_races(model, steps, states)
     if outcome != "all" and not literal:
-        sub = _substitute(model, violated, b, steps, kinds, races)
+        sub = _substitute(model, prepared.probes, violated, b, steps, kinds, races)
         if sub is not None:
             an.plan = sub
             return an
-    ops = rp.build_ops(model, steps, states, kinds, b.requests)
+    ops = rp.build_ops(model, prepared.probes, steps, states, kinds)
     notes: tuple[str, ...] = ()
     if outcome == "some":
         notes = ("after each client action QEMU's threads may take their steps in several orders, and only "
@@ -178,7 +178,7 @@ def _widened(prepared: Any, inv: str, steps: Sequence[rs.Step], kinds: dict[tupl
     qm = build(spec.design, bounds, spec.path)
     model = qm.model
     violated = rp.violation_predicate(invariant(inv, extra=spec.properties).on(qm.design).expr)
-    sub = _substitute(model, violated, bounds, steps, kinds, races)
+    sub = _substitute(model, qm.design, violated, bounds, steps, kinds, races)
     if sub is None:
         return None
     head = (f"the trace's interleaving did not occur in any try, and the spec's mix {list(spec.bounds.mix)} has no "
@@ -187,7 +187,7 @@ def _widened(prepared: Any, inv: str, steps: Sequence[rs.Step], kinds: dict[tupl
     return dataclasses.replace(sub, notes=(head, *sub.notes))
 
 
-def _substitute(model: Any, violated: Any, b: Any, steps: Sequence[rs.Step],
+def _substitute(model: Any, probes: Any, violated: Any, b: Any, steps: Sequence[rs.Step],
                 kinds: dict[tuple[int, int], str], races: list[str]) -> rp.Plan | None:
     """The shortest forceable counterexample of the same property, explained against the given trace."""
     path = rp.eager_counterexample(model, violated, b.negotiate_first)
@@ -201,7 +201,7 @@ def _substitute(model: Any, violated: Any, b: Any, steps: Sequence[rs.Step],
         return None
     sub_kinds = rs.sent_kinds(sub, model, b.negotiate_first)
     states = rp.path_states(model, sub)
-    ops = rp.build_ops(model, sub, states, sub_kinds, b.requests)
+    ops = rp.build_ops(model, probes, sub, states, sub_kinds)
     held = [rq for rq, k in sorted(kinds.items()) if _straddles(steps, rq, b.requests)]
     notes = [f"the given trace ({len(steps)} steps) is not forceable: " + "; ".join(races)]
     for c, i in held:

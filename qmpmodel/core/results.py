@@ -95,7 +95,7 @@ class Trace:
     #: For no-deadlock: the wait-for cycle at the last state, as (waiter, waited-for, reason).
     cycle: tuple[tuple[str, str, str], ...] = ()
     #: What the values of coded variables mean (variable -> value -> label), for renderings.
-    legend: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
+    legend: Mapping[str, Mapping[int, str]] = field(default_factory=dict, compare=False)
 
     def show(self, name: str, value: int | bool) -> str:
         """A value of variable ``name`` as a person reads it."""
