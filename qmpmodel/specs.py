@@ -199,7 +199,8 @@ def _parse_bounds(tbl: Mapping[str, Any], src: str, errs: _Errors) -> Bounds:
             if not isinstance(val, list):
                 errs.add(InputError(src, where, "an array", _type_name(val)))
                 continue
-            elem = {"mix": str, "hmp_mix": str, "client_monitors": int, "iothread_monitors": bool}[key]
+            elem = {"mix": str, "hmp_mix": str, "client_monitors": int, "iothread_monitors": bool,
+                    "mux_monitors": bool}[key]
             bad = [InputError(src, f"{where}[{n}]", _type_name(elem()), _type_name(x))
                    for n, x in enumerate(val) if type(x) is not elem]
             if not bad and key in ("mix", "hmp_mix"):

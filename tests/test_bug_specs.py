@@ -62,6 +62,18 @@ STORIES = {
     "bugs/R-large-reads.toml": ("queue-bound", ["read", "read"], set()),
     "bugs/T-parser-recovery-swallows.toml": ("exactly-once-reply", ["read", "swallow"], set()),
     "bugs/U-exec-oob-error-bypasses-queue.toml": ("reply-order-all", ["read", "read_oob_rejected"], set()),
+    # X (docs/fidelity-ii.md 1e): the setup BH lists the monitor, the client connects before OPENED,
+    # autostart's qmp_cont raises RESUME
+    "bugs/X-never-opened-monitor.toml": ("negotiation-gating",
+                                         ["monitor_qmp_setup_handlers_bh", "connect", "qmp_cont"], set()),
+    # Y (docs/fidelity-ii.md 1e): the QMP setup BH moves the mux's reads into the I/O thread; the
+    # client gives HMP the focus and types a command, which runs there
+    "bugs/Y-hmp-in-monitor-iothread.toml": ("hmp-context",
+                                            ["monitor_qmp_setup_handlers_bh", "mux_escape", "hmp_write", "hmp_read"],
+                                            set()),
+    # P's consequence with environment events: the stale qmp_capabilities switches the mode
+    "bugs/P-stale-capabilities-events.toml": ("negotiation-gating",
+                                              ["disconnect", "connect", "dispatch_capabilities", "env_event"], set()),
 }
 
 
@@ -91,6 +103,14 @@ def test_P_reply_reaches_the_second_session(results):
     assert last["client1.st"] == 1  # still negotiating, as the reference says
 
 
+def test_X_event_reaches_the_client_before_its_greeting(results):
+    inv = next(i for i in results["bugs/X-never-opened-monitor.toml"].invariants if i.name == "negotiation-gating")
+    last = inv.trace.steps[-1].state
+    # connected at the byte level, no greeting yet (ClientSt.NEW), the mux not open (boot stage CONT)
+    assert last["mon0.conn"] == 1 and last["client0.st"] == 0 and last["boot.stage"] == 1
+    assert not last["mon0.opened"] and last["client0.x_event_negotiating"]
+
+
 def test_every_spec_meets_its_expectations(results):
     unmet = [(s, i.name, i.verdict) for s, r in results.items() for i in r.invariants if not i.met]
     assert not unmet
@@ -99,7 +119,7 @@ def test_every_spec_meets_its_expectations(results):
 
 def test_every_catalogued_bug_has_a_spec():
     letters = {p.name[0] for p in (ROOT / "specs" / "bugs").glob("*.toml")}
-    assert set("ABCDEFGHIJKLMOPQTU") <= letters
+    assert set("ABCDEFGHIJKLMOPQTUXY") <= letters
 
 
 def test_no_invariant_is_vacuous(results):
@@ -116,7 +136,8 @@ def test_fixed_variants_remove_the_violation(results):
              "K-mux-suspend-clobber": ("K-fixed-mux-out-flag", "suspend-balance"),
              "L-pop-after-shutdown": ("L-fixed-check-before-pop", "shutdown-safety"),
              "P-reply-to-next-session": ("P-fixed-discard-stale-reply", "no-cross-session-reply"),
-             "Q-async-api-error-path": ("Q-fixed-resume-on-error", "suspend-balance")}
+             "Q-async-api-error-path": ("Q-fixed-resume-on-error", "suspend-balance"),
+             "X-never-opened-monitor": ("X-fixed-skip-never-opened", "negotiation-gating")}
     for bug, (fixed, name) in pairs.items():
         verdict = {i.name: i.verdict for i in results[f"bugs/{bug}.toml"].invariants}
         fixed_verdict = {i.name: i.verdict for i in results[f"bugs/{fixed}.toml"].invariants}

@@ -135,7 +135,7 @@ def test_k_selects_specs_and_properties(tmp_path):
     doc = json.loads(out.read_text())
     got = {(x["spec"], i["name"]) for x in doc["results"] for i in x["invariants"]}
     specs = {s for s, _ in got}
-    assert specs == {P_SPEC, "specs/bugs/P-stale-capabilities-suspend.toml"}
+    assert specs == {P_SPEC, "specs/bugs/P-stale-capabilities-suspend.toml", "specs/bugs/P-stale-capabilities-events.toml"}
     assert {n for _, n in got} == {"no-cross-session-reply", "reply-order", "reply-order-all"}
     assert "properties deselected by -k" in r.output.splitlines()[-1]
     r = cli("check", "specs/bugs/", "-k", f"{P_SPEC}::no-cross-session-reply", "-q")

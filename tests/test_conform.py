@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,17 +37,10 @@ SPEC = ROOT / "specs" / "qemu-current.toml"
 FIXTURES = sorted(p.stem for p in DATA.glob("*.jsonl"))
 
 #: Transcripts the model cannot explain yet: (line conform names, model change needed,
-#: docs/fidelity-ii.md).  The first ten conform since the model gained per-session
-#: negotiation, unknown commands on both paths and may-fail handler replies.
-NEEDS_MODEL_CHANGE: dict[str, tuple[int, str]] = {
-    "quit-three-monitors": (21, "F2/F3: events raised by qemu_cleanup (BLOCK_EXPORT_DELETED) before the quit "
-                                "reply, then EOF on every connection (server-side close)"),
-    "sigterm-while-blocked": (17, "F2/F3: SHUTDOWN raised by the main loop on a signal, then EOF"),
-    "block-job-events": (16, "F1: job events before a command's reply and from the main loop afterwards"),
-    "async-events": (18, "F1: POWERDOWN raised by main_loop_should_exit before the system_powerdown reply"),
-    "mux-hmp": (4, "F4: an event before the greeting (never-opened monitor on a mux chardev)"),
-    "mux-hmp-abort": (4, "F4: an event before the greeting; F5: HMP on the mux, abort, EOF"),
-}
+#: docs/conformance.md).  Since issue 13 (F1-F5: events per command, environment events,
+#: a signal, main_loop_should_exit and EOF, the never-opened monitor, HMP on the QMP
+#: connection's mux) all eighteen conform.
+NEEDS_MODEL_CHANGE: dict[str, tuple[int, str]] = {}
 
 
 @pytest.fixture(scope="module")
@@ -167,13 +161,25 @@ def test_second_stop_without_event_conforms_and_missing_event_is_rejected(cspec:
 
     datas = [dict(ln.data) for ln in lines if not (ln.msg and ln.msg.get("event") == "STOP")]
     assert conform(renumber(datas), cspec, "m").accepted
-    # an extra RESUME after a query-status reply: nothing raises it
+    # an extra RESUME between the query-status request and its reply: the handler may raise
+    # events (F1, docs/fidelity-ii.md 1a); with no events per command nothing raises it
     datas = [dict(ln.data) for ln in lines]
     i = next(n for n, d in enumerate(datas) if d.get("msg", {}) and d["msg"].get("id") == "status-stopped")
-    datas.insert(i + 1, {"t": datas[i]["t"], "dir": "<-", "conn": "c1",
-                         "msg": {"event": "RESUME", "timestamp": {"seconds": 0, "microseconds": 0}}})
-    r = conform(renumber(datas), cspec, "m")
+    assert datas[i]["dir"] == "->"
+    resume = {"t": datas[i]["t"], "dir": "<-", "conn": "c1",
+              "msg": {"event": "RESUME", "timestamp": {"seconds": 0, "microseconds": 0}}}
+    mutant = renumber([*datas[:i + 1], resume, *datas[i + 1:]])
+    r = conform(mutant, cspec, "m")
+    assert r.accepted and r.config["events_per_command"] >= 1, r.render()
+    r = conform(mutant, replace(cspec, events_per_command=0, environment_events=0), "m")
     assert r.verdict == "rejected" and r.line == i + 2, r.render()
+    # the same RESUME after that reply, with no command in flight: only the environment (a job,
+    # the guest: F2) raises it; events per command alone do not explain it
+    mutant = renumber([*datas[:i + 2], resume, *datas[i + 2:]])
+    r = conform(mutant, cspec, "m")
+    assert r.accepted and r.config["environment_events"] >= 1, r.render()
+    r = conform(mutant, replace(cspec, environment_events=0), "m")
+    assert r.verdict == "rejected" and r.line == i + 3, r.render()
 
 
 # -- command line ---------------------------------------------------------------

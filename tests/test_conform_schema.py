@@ -105,7 +105,10 @@ def test_without_schema_an_unmapped_name_may_or_may_not_exist(cspec: ConformSpec
     bare = ConformSpec(cspec.spec)
     assert candidate_kinds(req("no-such-command"), bare, False) == ("quick", "unknown")
     assert candidate_kinds(req("no-such-command", "exec-oob"), bare, False) == ("exec-oob-bad", "exec-oob-unknown")
-    assert candidate_kinds(req("quit"), bare, False) == ("event", "quick")
+    # the built-in table: behaviour a schema cannot show (docs/conformance.md)
+    assert candidate_kinds(req("stop"), bare, False) == ("event", "quick")
+    assert candidate_kinds(req("quit"), bare, False) == ("quit",)
+    assert candidate_kinds(req("system_powerdown"), bare, False) == ("main-loop-event",)
 
 
 @needs_tree

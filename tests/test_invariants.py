@@ -78,6 +78,9 @@ CASES = {
     "shutdown-safety": ({"shutdown": True}, B1, {"sd.pc": Sd.REQ}, {"x.shutdown": XShutdown.DEQ_AFTER_SHUTDOWN}),
     "event-before-reply": ({}, Bounds(monitors=1, clients=1, requests=1, mix=("event",)), {},
                            {"client0.x_event_after_reply": True}),
+    # docs/fidelity-ii.md 1e (bug Y): an HMP command ran in the monitor I/O thread
+    "hmp-context": ({}, Bounds(monitors=1, clients=1, requests=0, mux_monitors=(True,), hmp=1, hmp_mux=True),
+                    {"mux.focus_hmp": True}, {"x.hmp_outside_main_thread": True}),
 }
 
 

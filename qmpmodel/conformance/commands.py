@@ -14,8 +14,13 @@ the repository).  The schema is a file in QEMU's schema language or a saved
   condition (not evaluated: it depends on the build) may also be missing.
 
 The built-in table (:data:`BUILTIN_COMMANDS`) keeps only behaviour a schema
-cannot show: commands that raise an event before replying.  ``[conform.commands]``
-in the spec overrides both.  The error classes a failing handler may reply with
+cannot show: commands that raise exactly one event before replying, ``quit``,
+and commands whose event the main loop raises.  ``[conform.commands]`` in the
+spec overrides both.  ``[conform] events_per_command`` and
+``environment_events`` bound the events a handler may raise before its reply
+and the events with no command in flight (default ``"auto"``: from the
+transcript, :func:`qmpmodel.conformance.analysis.event_bounds`).  The error
+classes a failing handler may reply with
 are the members of the schema's ``QapiErrorClass`` except CommandNotFound
 (:attr:`ConformSpec.handler_error_classes`).
 """
@@ -37,6 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BUILTIN_COMMANDS",
+    "CONFORM_KEYS",
     "CONFORM_KINDS",
     "DEFAULT_SCHEMA",
     "QAPI_ERROR_CLASSES",
@@ -49,12 +55,20 @@ __all__ = [
 
 #: Command name -> model kind, for what a schema cannot say.  ``event``
 #: commands may also be matched as ``quick`` per request (a second ``stop``
-#: raises no STOP).  A request named by a ``release`` comment is ``blocking``
-#: whatever its name.
-BUILTIN_COMMANDS: Mapping[str, str] = {"stop": "event", "cont": "event", "quit": "event"}
+#: raises no STOP; with events per command, quick's 0..E events cover it too).
+#: ``quit`` requests the shutdown whose SHUTDOWN precedes its reply and EOF;
+#: ``system_powerdown``/``system_reset`` request the event main_loop_should_exit
+#: raises (docs/fidelity-ii.md 1a, 1b).  A request named by a ``release``
+#: comment is ``blocking`` whatever its name.
+BUILTIN_COMMANDS: Mapping[str, str] = {"stop": "event", "cont": "event", "quit": "quit",
+                                       "system_powerdown": "main-loop-event", "system_reset": "main-loop-event"}
 
 #: Values allowed in a spec's ``[conform.commands]`` table.
-CONFORM_KINDS: tuple[str, ...] = ("quick", "blocking", "coroutine", "oob", "event", "noreply", "hang", "device-add")
+CONFORM_KINDS: tuple[str, ...] = ("quick", "blocking", "coroutine", "oob", "event", "noreply", "hang", "device-add",
+                                  "quit", "main-loop-event")
+
+#: Keys of a spec's ``[conform]`` table.
+CONFORM_KEYS: tuple[str, ...] = ("commands", "qapi", "events_per_command", "environment_events")
 
 #: QEMU 7.2's tree, next to the repository (``/work/shared/qemu-qapi`` for ``/work/main``).
 DEFAULT_SCHEMA = Path(__file__).resolve().parents[3] / "shared" / "qemu-qapi" / "qapi" / "qapi-schema.json"
@@ -81,6 +95,9 @@ class ConformSpec:
     spec: Spec
     commands: Mapping[str, str] = field(default_factory=dict)  # [conform.commands]
     table: CommandTable | None = None  # None: no schema, every unmapped name may or may not exist
+    #: [conform] events_per_command / environment_events: a number, or None for "auto"
+    events_per_command: int | None = None
+    environment_events: int | None = None
 
     @property
     def error_classes(self) -> frozenset[str]:
@@ -138,9 +155,15 @@ def load_conform_spec(path: str | Path, schema: str | Path | None = None) -> Con
     if not isinstance(conf, dict):
         raise InputError(src, "conform", "a table", type(conf).__name__)
     for k in conf:
-        if k not in ("commands", "qapi"):
-            raise InputError(src, f"conform.{k}", "'commands' or 'qapi'", repr(k),
-                             close_matches(k, ["commands", "qapi"]))
+        if k not in CONFORM_KEYS:
+            raise InputError(src, f"conform.{k}", "one of " + ", ".join(CONFORM_KEYS), repr(k),
+                             close_matches(k, CONFORM_KEYS))
+    limits: dict[str, int | None] = {}
+    for key, hi in (("events_per_command", 4), ("environment_events", 16)):
+        val = conf.get(key, "auto")
+        if val != "auto" and (type(val) is not int or not 0 <= val <= hi):
+            raise InputError(src, f"conform.{key}", f'"auto" or an integer from 0 to {hi}', repr(val))
+        limits[key] = None if val == "auto" else val
     cmds = conf.get("commands", {})
     if not isinstance(cmds, dict):
         raise InputError(src, "conform.commands", "a table of command name = kind", type(cmds).__name__)
@@ -149,8 +172,9 @@ def load_conform_spec(path: str | Path, schema: str | Path | None = None) -> Con
             raise InputError(src, f"conform.commands.{name}", "one of " + ", ".join(CONFORM_KINDS), repr(kind),
                              close_matches(str(kind), CONFORM_KINDS))
     spec = parse_spec(data, src)
+    ev, env = limits["events_per_command"], limits["environment_events"]
     if schema is not None:
-        return ConformSpec(spec, dict(cmds), command_table(schema))
+        return ConformSpec(spec, dict(cmds), command_table(schema), ev, env)
     tbl = data.get("commands")
     for where, rel in (("conform.qapi", conf.get("qapi")),
                        ("commands.qapi", tbl.get("qapi") if isinstance(tbl, dict) else None)):
@@ -159,8 +183,8 @@ def load_conform_spec(path: str | Path, schema: str | Path | None = None) -> Con
         if not isinstance(rel, str):
             raise InputError(src, where, "a path to a QAPI schema (a string)", type(rel).__name__)
         p = Path(rel)
-        return ConformSpec(spec, dict(cmds), command_table(p if p.is_absolute() else Path(src).parent / p))
-    return ConformSpec(spec, dict(cmds), command_table(DEFAULT_SCHEMA) if DEFAULT_SCHEMA.is_file() else None)
+        return ConformSpec(spec, dict(cmds), command_table(p if p.is_absolute() else Path(src).parent / p), ev, env)
+    return ConformSpec(spec, dict(cmds), command_table(DEFAULT_SCHEMA) if DEFAULT_SCHEMA.is_file() else None, ev, env)
 
 
 def _caps_kind(o: Observation) -> str:

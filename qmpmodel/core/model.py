@@ -40,7 +40,8 @@ State = tuple[int, ...]
 class Emit:
     """An observable output of an action: a message written to a monitor's connection.
 
-    ``what`` is ``"reply"`` or ``"event"`` (on the wire), or an observation a
+    ``what`` is ``"reply"``, ``"event"``, ``"greeting"`` or ``"eof"`` (the
+    server closing the connection) on the wire, or an observation a
     client cannot see but a property needs: ``"silent"`` for a request that will
     never be answered (by design, or lost: exactly-once), ``"dequeue"`` when the
     dispatcher takes a request of ``monitor`` and ``"dropped"`` when a monitor's
@@ -124,8 +125,13 @@ class Action:
 
     @property
     def messages(self) -> tuple[Emit, ...]:
-        """The emits a client can observe on the wire: replies and events."""
+        """The QMP messages a client can observe on the wire: replies and events."""
         return tuple(e for e in self.emits if e.what in ("reply", "event"))
+
+    @property
+    def wire(self) -> tuple[Emit, ...]:
+        """Everything a client observes: replies, events, greetings and the server's close (eof)."""
+        return tuple(e for e in self.emits if e.what in ("reply", "event", "greeting", "eof"))
 
     def enabled(self, s: State) -> bool:
         return bool(evaluate(self.guard, s))

@@ -39,12 +39,29 @@ class Bounds:
     #: bounded-bypass: how many requests of other monitors may be dequeued while one waits
     #: (0: the number of monitors).
     bypass_bound: int = 0
+    #: F1: every handler (and qemu_cleanup after SHUTDOWN) may raise 0..E events before its reply.
+    events_per_command: int = 0
+    #: F2: events the environment raises with no command in flight (job coroutines, guest, timers):
+    #: at most this many in a run.
+    env_events: int = 0
+    #: Whether those environment events are weakly fair (all of them eventually happen).
+    fair_env_events: bool = False
+    #: F3: an external signal (SIGTERM: termsig_handler) may ask QEMU to exit (0 or 1).
+    signals: int = 0
+    #: F4: per QMP monitor, whether its chardev is a mux (``-chardev ...,mux=on``), not opened
+    #: until qemu_init ends (default: none).
+    mux_monitors: tuple[bool, ...] = ()
+    #: F5: the HMP monitor (hmp = 1) is the first front end of the first QMP monitor's mux chardev.
+    hmp_mux: bool = False
 
     def monitor_of(self, c: int) -> int:
         return self.client_monitors[c] if self.client_monitors else c % self.monitors
 
     def uses_iothread(self, m: int) -> bool:
         return self.iothread_monitors[m] if self.iothread_monitors else True
+
+    def on_mux(self, m: int) -> bool:
+        return bool(self.mux_monitors[m]) if self.mux_monitors else False
 
 
 BOUNDS: tuple[str, ...] = tuple(f.name for f in fields(Bounds))
@@ -70,4 +87,16 @@ BOUND_DOCS: Mapping[str, str] = {
                     "monitor's queue (0, the default: the number of monitors).",
     "negotiate_first": "Sessions start with qmp_capabilities (default); false: seq 0 comes from the mix "
                        "too, and negotiation is a `caps`, `caps-nooob` or `caps-bad` request anywhere.",
+    "events_per_command": "F1, 0-4: every handler may raise 0..E events before its reply (job_start, vm_stop, "
+                          "export deletion), and qemu_cleanup 0..E events after SHUTDOWN (default 0: none).",
+    "env_events": "F2, 0-16: events with no command in flight (job coroutines, guest, timers), broadcast to "
+                  "every monitor in command mode; at most this many in a run (default 0: none).",
+    "fair_env_events": "Whether those environment events are weakly fair (default false: they may never come).",
+    "signals": "F3, 0 or 1: an external SIGTERM may ask QEMU to exit (termsig_handler -> "
+               "main_loop_should_exit -> monitor_cleanup, EOF on every connection).",
+    "mux_monitors": "F4: per QMP monitor, whether its chardev is a mux (not opened until qemu_init ends: "
+                    "the client's bytes connect before CHR_EVENT_OPENED, autostart raises RESUME first).",
+    "hmp_mux": "F5: the HMP monitor (hmp = 1) shares the first mux chardev of mux_monitors as its first front end "
+               "(`-mon chardev=mux0 -mon chardev=mux0,mode=control`): that monitor's client switches the focus "
+               "(Ctrl-A c) and types HMP commands, which run in the monitor I/O thread.",
 }

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
-__all__ = ["BUGS", "Bug", "Link", "bugs_cited", "commit_url", "message_url", "report_url"]
+__all__ = ["BUGS", "FOUND", "Bug", "Link", "bugs_cited", "commit_url", "message_url", "report_url"]
 
 
 @dataclass(frozen=True)
@@ -100,12 +100,22 @@ BUGS: dict[str, Bug] = {b.letter: b for b in (
     Bug("W", "current-monitor nesting", ("ff04108a0e36",)),
 )}
 
+#: Bugs this project found in QEMU 7.2 beyond the reference's §7 (issue 13, docs/fidelity-ii.md 1e),
+#: cited in a spec's reference as ``bug X``. No upstream commit, thread or report yet.
+FOUND: dict[str, Bug] = {b.letter: b for b in (
+    Bug("X", "events reach a QMP monitor never opened: an event before the greeting on a mux chardev"),
+    Bug("Y", "HMP on a QMP monitor's mux chardev runs in the monitor I/O thread; cont there aborts QEMU"),
+)}
+
 _SECTION7 = re.compile(r"§7\s+((?:[A-W](?:\s*\([^)]*\))?(?:\s*,\s*(?=[A-W]\b))?)+)")
+_FOUND = re.compile(r"\bbug ([" + "".join(FOUND) + r"])\b")
 
 
 def bugs_cited(reference: str) -> tuple[Bug, ...]:
-    """The catalogued bugs a spec's ``reference`` cites: ``"§7 A, I, J"``, ``"§3, §7 P"``, ``"§7 G (a)"``."""
+    """The catalogued bugs a spec's ``reference`` cites: ``"§7 A, I, J"``, ``"§3, §7 P"``, ``"§7 G (a)"``,
+    and the bugs found beyond §7 (:data:`FOUND`) as ``"bug X"``."""
     letters: list[str] = []
     for m in _SECTION7.finditer(reference):
         letters += re.findall(r"\b([A-W])\b", re.sub(r"\([^)]*\)", "", m.group(1)))
-    return tuple(BUGS[x] for x in dict.fromkeys(letters))
+    letters += _FOUND.findall(reference)
+    return tuple({**BUGS, **FOUND}[x] for x in dict.fromkeys(letters))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-__all__ = ["ClientSt", "Ctx", "Dsp", "HmpCo", "IoOwner", "Nest", "Rcu", "Run", "Sd", "Tid", "Waiter", "XShutdown"]
+__all__ = ["Boot", "ClientSt", "Ctx", "Dsp", "HmpCo", "IoOwner", "Nest", "Rcu", "Run", "Sd", "Tid", "Waiter", "XShutdown"]
 
 
 class Tid(IntEnum):
@@ -69,7 +69,7 @@ class Dsp(IntEnum):
 class ClientSt(IntEnum):
     """A client session's state."""
 
-    NEW = 0  #: not connected yet
+    NEW = 0  #: not connected yet (or, on a mux chardev, connected before the greeting: F4)
     NEG = 1  #: connected, capabilities negotiation mode
     READY = 2  #: command mode (qmp_capabilities succeeded)
     GONE = 3  #: disconnected
@@ -123,3 +123,12 @@ class XShutdown(IntEnum):
     WAKE_AFTER_EXIT = 2  #: aio_co_wake of the exited dispatcher (bug M)
     BH_AFTER_IOSTOP = 3  #: a BH scheduled in the stopped I/O thread (bug G b)
     DESTROY_ACTIVE = 4  #: monitors destroyed while the dispatcher was active (bug G a)
+
+
+class Boot(IntEnum):
+    """How far qemu_init got (softmmu/vl.c), modelled only with a monitor on a mux chardev (1e of
+    docs/fidelity-ii.md): the main loop runs only once ``qemu_init`` returned."""
+
+    INIT = 0  #: qemu_init: monitors created, mux chardevs not opened (suspend_mux_open, vl.c:3543)
+    CONT = 1  #: qmp_x_exit_preconfig called qmp_cont (autostart, vl.c:2631): RESUME raised
+    RUNNING = 2  #: resume_mux_open (vl.c:3614) delivered CHR_EVENT_OPENED; the main loop runs

@@ -25,7 +25,7 @@ from qmpmodel.core.expr import TRUE, Expr, StateLayout, Var, all_of, any_of, ite
 from qmpmodel.core.model import Action, Model, WaitEdge
 from qmpmodel.errors import InputError, ModelDefinitionError, close_matches
 from qmpmodel.qemu.bounds import Bounds
-from qmpmodel.qemu.codes import ClientSt, Ctx, Nest, Run, Tid, Waiter
+from qmpmodel.qemu.codes import Boot, ClientSt, Ctx, Nest, Run, Tid, Waiter
 from qmpmodel.qemu.kinds import KINDS
 from qmpmodel.qemu.legend import label_variables
 from qmpmodel.qemu.observer import observe
@@ -99,8 +99,24 @@ class Harness:
         return True
 
     def monitor_cleanup_enabled(self) -> bool:
-        """QEMU may exit (monitor_cleanup) during the run (§3.8)."""
+        """QEMU may exit (monitor_cleanup) during the run for a reason outside the model (§3.8)."""
         return False
+
+    def async_returns(self) -> str:
+        """The 2017 async-commands design (F6): ``""`` (none), ``"protocol-2017"`` or ``"orderly-2019"``."""
+        return ""
+
+    def exit_requests(self) -> bool:
+        """Something in the model asks QEMU to exit: a ``quit`` request or a signal (F3)."""
+        return self.bounds.signals > 0 or any(KINDS[k].command == "quit" for k in self.bounds.mix)
+
+    def main_loop_requests(self) -> bool:
+        """A handler may ask the main loop to raise an event (``system_powerdown``, F1)."""
+        return any(KINDS[k].command == "request" for k in self.bounds.mix)
+
+    def monitor_cleanup_reachable(self) -> bool:
+        """monitor_cleanup can run: as a free action, or after main_loop_should_exit (F3)."""
+        return self.monitor_cleanup_enabled() or self.exit_requests()
 
     # -- validation -------------------------------------------------------------
     def validate(self) -> None:
@@ -124,6 +140,9 @@ class Harness:
                     valid = [k for k, v in KINDS.items() if (v.form == "hmp") == hmp]
                     raise InputError(src, key, "one of " + ", ".join(valid), repr(name),
                                      close_matches(name, valid))
+        if not self.async_returns() and any(k in ("async-2017", "caps-async") for k in b.mix):
+            raise InputError(src, "bounds.mix", "async-2017 and caps-async only with design.async_commands = "
+                             "'protocol-2017' or 'orderly-2019'", None)
         if "hmp-device-add" in b.hmp_mix and not self.coroutine_device_add():
             raise InputError(src, "bounds.hmp_mix", "hmp-device-add only with design.device_add = 'coroutine-drain'",
                              None)
@@ -134,6 +153,18 @@ class Harness:
         if b.iothread_monitors and len(b.iothread_monitors) != b.monitors:
             raise InputError(src, "bounds.iothread_monitors", f"{b.monitors} booleans",
                              str(list(b.iothread_monitors)))
+        if b.mux_monitors and len(b.mux_monitors) != b.monitors:
+            raise InputError(src, "bounds.mux_monitors", f"{b.monitors} booleans", str(list(b.mux_monitors)))
+        if b.hmp_mux and (b.hmp != 1 or not any(b.on_mux(m) for m in range(b.monitors))):
+            raise InputError(src, "bounds.hmp_mux", "true only with hmp = 1 and a monitor in mux_monitors", "true")
+        if b.hmp_mux and any(k not in ("hmp-quick", "hmp-main-thread") for k in b.hmp_mix):
+            raise InputError(src, "bounds.hmp_mix", "hmp-quick or hmp-main-thread with hmp_mux", str(list(b.hmp_mix)))
+        if "hmp-main-thread" in b.hmp_mix and not b.hmp_mux:
+            raise InputError(src, "bounds.hmp_mix", "hmp-main-thread only with hmp_mux = true", None)
+        for key, hi in (("events_per_command", 4), ("env_events", 16), ("signals", 1)):
+            val = getattr(b, key)
+            if not 0 <= val <= hi:
+                raise InputError(src, f"bounds.{key}", f"an integer from 0 to {hi}", str(val))
 
     # -- declarations (a fixed order: the state layout of traces) ---------------
     def declare(self) -> None:
@@ -184,6 +215,7 @@ class Harness:
         self.bypass_bound = b.bypass_bound or b.monitors
         self.bypass = [L.int(f"mon{m}.x_bypassed", 0, self.bypass_bound + 1) for m in range(b.monitors)] \
             if b.monitors > 1 else []
+        self.declare_runstate(nref)
         label_variables(self)
         self.declare_extra(L)
         self.initial_values(main_polls)
@@ -240,6 +272,35 @@ class Harness:
         self.hcosched = L.bool("hmp_co.scheduled")
         self.hcokind = L.int("hmp_co.kind", 0, 2)  # 1 block_resize, 2 device_add
 
+    def hmp_mux_monitor(self) -> int:
+        """The QMP monitor whose mux chardev HMP shares (F5), -1 when none."""
+        b = self.bounds
+        return next((m for m in range(b.monitors) if b.on_mux(m)), -1) if b.hmp_mux else -1
+
+    def declare_runstate(self, nref: int) -> None:
+        """State of the F1-F5 features, declared only when a spec enables them (so every other
+        spec keeps its state layout): QEMU's ``shutdown_requested`` and ``powerdown_requested``
+        (softmmu/runstate.c), the environment's event budget, qemu_init's progress and, per
+        monitor on a mux chardev, whether it was opened and is on ``mon_list``."""
+        L, b = self.lay, self.bounds
+        self.rs_shutdown: Var | None = L.bool("runstate.shutdown_requested") if self.exit_requests() else None
+        self.rs_event: Var | None = L.int("runstate.event_request", 0, nref) if self.main_loop_requests() else None
+        self.env_left: Var | None = L.int("env.events_left", 0, b.env_events) if b.env_events else None
+        self.boot: Var | None = None
+        self.focus_hmp: Var | None = None
+        self.hmp_line: Var | None = None
+        self.xhmpctx: Var | None = None
+        if b.hmp_mux:
+            self.focus_hmp = L.bool("mux.focus_hmp")
+            self.hmp_line = L.int("mux.hmp_line", 0, len(b.hmp_mix))
+            self.xhmpctx = L.bool("x.hmp_outside_main_thread")
+        if any(b.on_mux(m) for m in range(b.monitors)):
+            self.boot = L.int("boot.stage", 0, Boot.RUNNING)
+            for mon in self.mons:
+                if b.on_mux(mon.idx):
+                    mon.opened = L.bool(f"mon{mon.idx}.opened")
+                    mon.listed = L.bool(f"mon{mon.idx}.listed")
+
     def declare_extra(self, layout: StateLayout) -> None:
         """A design's own state variables (appended after QEMU's); set initial values
         other than 0 in :attr:`init_values` (``self.init_values[var.index] = value``)."""
@@ -260,6 +321,8 @@ class Harness:
             iv[cl.lasta.index] = -1
         if self.hmp:
             iv[self.hsw.index] = self.mux_switches()
+        if self.env_left is not None:
+            iv[self.env_left.index] = self.bounds.env_events
 
     # -- requests ---------------------------------------------------------------
     def ref(self, c: int, i: int) -> int:
@@ -341,7 +404,7 @@ class Harness:
         out: list[tuple[Thread, Expr, bool]] = []
         mt, dsched = self.main, self.dsp.sched
         free_main = (mt.pc == Run.RUN) & (dsched != Ctx.CONT + Tid.MAIN)
-        out.append((mt, free_main & (mt.nest == Nest.NONE) & (self.bql == 0), True))
+        out.append((mt, free_main & (mt.nest == Nest.NONE) & (self.bql == 0) & self.main_loop_runs(), True))
         nested_ok = [Nest.DRAIN, Nest.HMPLOOP, Nest.CLEANUP] if ctx == Ctx.AIO else [Nest.CLEANUP]
         out.append((mt, free_main & any_of(mt.nest == n for n in nested_ok) & (self.bql == Tid.MAIN), False))
         if ctx == Ctx.AIO:
@@ -353,7 +416,21 @@ class Harness:
     def main_top_level(self) -> Expr:
         """The main loop is at top level, not running the dispatcher, BQL free."""
         mt = self.main
-        return all_of([mt.pc == Run.RUN, mt.nest == Nest.NONE, self.bql == 0, self.dsp.sched != Ctx.CONT + Tid.MAIN])
+        return all_of([mt.pc == Run.RUN, mt.nest == Nest.NONE, self.bql == 0, self.dsp.sched != Ctx.CONT + Tid.MAIN,
+                       self.main_loop_runs()])
+
+    def main_loop_runs(self) -> Expr:
+        """The main loop dispatches (true unless a spec enables F1/F3/F4): qemu_init has returned,
+        and no request waits for main_loop_should_exit, which runs at the end of the main-loop
+        iteration that raised it, before the next dispatch (softmmu/runstate.c:671-721, main_loop)."""
+        parts: list[Expr] = []
+        if self.boot is not None:
+            parts.append(self.boot == Boot.RUNNING)
+        if self.rs_shutdown is not None:
+            parts.append(~self.rs_shutdown)
+        if self.rs_event is not None:
+            parts.append(self.rs_event == 0)
+        return all_of(parts)
 
     def release_bql(self, t: Thread) -> Expr:
         """The BQL after ``t``'s item yields: a top-level main-loop item releases it."""

@@ -21,7 +21,8 @@ class Kind:
 
     name: str
     form: str  # execute | exec-oob | parse-error | garbage | nonobject | hmp
-    command: str  # quick | blocking | coroutine | hang | oob | noreply | event | device_add | async | none
+    command: str  # quick | blocking | coroutine | hang | oob | noreply | event | device_add | async | quit
+    #               | request | async2017 | none
     doc: str
     has_id: bool = True
 
@@ -29,7 +30,7 @@ class Kind:
     def handler_runs(self) -> bool:
         """A command handler runs, so the reply may be an error from it (§3.5 check 11)."""
         return self.command in ("quick", "blocking", "coroutine", "hang", "oob", "noreply", "event",
-                                "device_add", "async")
+                                "device_add", "async", "quit", "request", "async2017")
 
 
 KINDS: Mapping[str, Kind] = {k.name: k for k in (
@@ -78,4 +79,19 @@ KINDS: Mapping[str, Kind] = {k.name: k for k in (
          "HMP device_add (a coroutine HMP command under device_add = coroutine-drain)."),
     Kind("hmp-async", "hmp", "async",
          "2010 async HMP command: monitor suspended at submit, resumed on completion or error."),
+    # appended, so the kind ids of HMP actions (their index here) stay stable
+    Kind("quit", "execute", "quit",
+         "quit: the handler only requests shutdown (qmp_quit); main_loop_should_exit raises SHUTDOWN, "
+         "monitor_cleanup lets the dispatcher write the reply, then every connection gets EOF."),
+    Kind("main-loop-event", "execute", "request",
+         "system_powerdown, system_reset: the handler only sets a request; main_loop_should_exit raises "
+         "the event (POWERDOWN, RESET) before the dispatcher writes the reply."),
+    Kind("async-2017", "execute", "async2017",
+         "2017 async command (QCT_ASYNC, with design.async_commands): the handler registers a pending "
+         "QmpReturn and the dispatcher goes on; a completion writes the reply later."),
+    Kind("caps-async", "execute", "caps",
+         "qmp_capabilities accepting `async` (design.async_commands = protocol-2017), not `oob`."),
+    Kind("hmp-main-thread", "hmp", "main_thread",
+         "An HMP command that asserts it runs in the main thread (`cont`: GLOBAL_STATE_CODE in blk_next, "
+         "block/block-backend.c:582): QEMU aborts when it runs in the monitor I/O thread (bounds.hmp_mux, F5)."),
 )}

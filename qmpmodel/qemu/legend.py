@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from qmpmodel.qemu.codes import ClientSt, Ctx, Dsp, HmpCo, Nest, Rcu, Run, Sd, Tid, XShutdown
+from qmpmodel.qemu.codes import Boot, ClientSt, Ctx, Dsp, HmpCo, Nest, Rcu, Run, Sd, Tid, XShutdown
 from qmpmodel.qemu.probes import HISTORY
 
 if TYPE_CHECKING:
@@ -39,8 +39,10 @@ NEST = {
     Nest.HMPLOOP: "inside the HMP command's nested loop", Nest.CLEANUP: "inside monitor_cleanup's AIO_WAIT_WHILE",
     Nest.MMIO: "inside MMIO emulation's nested aio_poll",
 }
-CLIENT = {ClientSt.NEW: "not connected", ClientSt.NEG: "negotiating", ClientSt.READY: "command mode",
-          ClientSt.GONE: "disconnected"}
+CLIENT = {ClientSt.NEW: "not connected (or connected before the greeting, F4)", ClientSt.NEG: "negotiating",
+          ClientSt.READY: "command mode", ClientSt.GONE: "disconnected"}
+BOOT = {Boot.INIT: "qemu_init: mux chardevs not opened", Boot.CONT: "autostart's qmp_cont done (RESUME raised)",
+        Boot.RUNNING: "resume_mux_open done: the main loop runs"}
 RCU = {Rcu.IDLE: "idle", Rcu.GRACE: "waiting for a grace period", Rcu.NEEDBQL: "running callbacks (needs the BQL)"}
 HMPCO = {HmpCo.NONE: "none", HmpCo.START: "scheduled in qemu_aio_context", HmpCo.WAIT: "yielded",
          HmpCo.END: "finishing", HmpCo.DONE: "finished"}
@@ -93,5 +95,9 @@ def label_variables(h: Harness) -> None:
         for kv in cl.kind:
             if kv is not None:
                 kv.labels = kinds
+    if h.rs_event is not None:
+        h.rs_event.labels = {0: "no event requested", **{r: f"event requested by {n}" for r, n in refs.items() if r}}
+    if h.boot is not None:
+        h.boot.labels = {int(k): v for k, v in BOOT.items()}
     if h.hmp:
         h.hcopc.labels = {int(k): v for k, v in HMPCO.items()}

@@ -50,6 +50,8 @@ def observe(h: Harness, u: Update) -> None:
             _silent(h, u, e)
         elif e.what in ("dequeue", "dropped"):
             _bypass(h, u, e)
+        elif e.what == "greeting":
+            _greeting(h, u, e)
 
 
 def _reply(h: Harness, u: Update, e: Emit) -> None:
@@ -85,6 +87,18 @@ def _event(h: Harness, u: Update, e: Emit) -> None:
         if origin is not None and origin[0] == c2 and cl.ev:
             i = origin[1]
             u[cl.ev[i]] = u[cl.ev[i]] | deliver
+
+
+def _greeting(h: Harness, u: Update, e: Emit) -> None:
+    """A client that connected before CHR_EVENT_OPENED (F4) starts negotiating when the greeting
+    arrives; an action that connects the client sets its state itself."""
+    for c2 in h.mons[e.monitor].clients:
+        cl = h.clients[c2]
+        rcv = receives(e, c2)
+        if cl.st in u or (rcv.op == "const" and not rcv.args[0]):
+            continue
+        st = u[cl.st]
+        u[cl.st] = ite(rcv & (st == ClientSt.NEW), lit(ClientSt.NEG), st)
 
 
 def _silent(h: Harness, u: Update, e: Emit) -> None:

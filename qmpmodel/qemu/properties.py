@@ -251,6 +251,11 @@ INVARIANTS: tuple[Invariant, ...] = (
               "dispatcher, no BH is added to the stopped I/O thread, and monitors are destroyed only "
               "after the dispatcher exited.",
               "§8.20; bugs G, L, M", "state", lambda p: p.shutdown_violation() == 0),
+    Invariant("hmp-context",
+              "HMP commands run in the main thread, holding the BQL (QEMU asserts it for commands that touch "
+              "global state: an HMP command in the monitor I/O thread aborts QEMU).",
+              "§5; docs/fidelity-ii.md 1e, F5 (chardev/char.c:217-228, block/block-backend.c:582)", "state",
+              lambda p: ~p.hmp_outside_main_thread_seen()),
     Invariant("event-before-reply",
               "An event an in-band handler raises before returning reaches the session before that "
               "command's reply.",

@@ -256,6 +256,24 @@ class QemuProbes(Harness):
     def shutdown_requested(self) -> Expr:
         return self.sd != Sd.NONE
 
+    def exit_requested(self) -> Expr:
+        """QEMU's ``shutdown_requested`` (``quit`` or a signal, F3); main_loop_should_exit has not
+        necessarily run yet (``shutdown_requested`` above is monitor_cleanup's flag)."""
+        return FALSE if self.rs_shutdown is None else self.rs_shutdown
+
+    def opened(self, m: int) -> Expr:
+        """Monitor ``m`` received CHR_EVENT_OPENED (always, unless it is on a mux chardev, F4)."""
+        mon = self.mons[m]
+        return self.connected(m) if mon.opened is None else mon.opened
+
+    def hmp_outside_main_thread_seen(self) -> Expr:
+        """An HMP command ran outside the main thread, without the BQL (F5)."""
+        return FALSE if self.xhmpctx is None else self.xhmpctx
+
+    def env_events_left(self) -> Expr:
+        """How many more events the environment may raise (F2)."""
+        return lit(0) if self.env_left is None else self.env_left
+
     def shutdown_done(self) -> Expr:
         return self.sd == Sd.DONE
 
@@ -270,7 +288,8 @@ class QemuProbes(Harness):
             for key, fn in (("connected", self.connected), ("session", self.session),
                             ("command_mode", self.command_mode), ("oob", self.oob_enabled),
                             ("suspend_cnt", self.suspend_cnt), ("suspended", self.suspended),
-                            ("queue_len", self.queue_len), ("executing", self.executing)):
+                            ("queue_len", self.queue_len), ("executing", self.executing),
+                            ("opened", self.opened)):
                 out[f"mon[{m}].{key}"] = partial(fn, m)
             for j in range(self.queue_max):
                 out[f"mon[{m}].queue[{j}]"] = partial(self.queue_slot, m, j)
@@ -297,6 +316,8 @@ class QemuProbes(Harness):
             "block.in_flight": self.block_in_flight,
             "shutdown.requested": self.shutdown_requested,
             "shutdown.done": self.shutdown_done,
+            "exit.requested": self.exit_requested,
+            "env.events_left": self.env_events_left,
             "pending": self.pending,
             "unanswered": self.unanswered,
             "wait_cycle": self.wait_cycle,

@@ -34,6 +34,8 @@ class Renumbering(Harness):
             out += [*m.q, *m.inq, *m.ap]
         if self.evq is not None:
             out.append(self.evq)
+        if self.rs_event is not None:
+            out.append(self.rs_event)
         out += [m.lastid for m in self.mons]
         return out
 

@@ -35,6 +35,14 @@ class Monitor:
     pos: Var  #: position in ``mon_list`` (round robin, §3.4)
     lastid: Var  #: the last request the reader handed over (2010 async ids)
     ap: list[Var] = field(default_factory=list)  #: 2010: pending cmd_async requests
+    #: F4, a monitor on a mux chardev: CHR_EVENT_OPENED was delivered once (``commands != NULL``)
+    opened: Var | None = None
+    #: F4: monitor_qmp_setup_handlers_bh ran (the monitor is on ``mon_list``, the mux reads in the I/O thread)
+    listed: Var | None = None
+
+    @property
+    def on_mux(self) -> bool:
+        return self.opened is not None
 
 
 @dataclass

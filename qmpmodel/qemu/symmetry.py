@@ -13,7 +13,7 @@ request is renamed (the encoding of ``statemachine.py``):
   monitor and keeps its value);
 * request references ``c * (requests + 1) + i + 1`` (0: none) in
   ``mon{m}.q*``, ``mon{m}.in*``, ``mon{m}.last_id``, ``mon{m}.async*``,
-  ``dsp.req`` and ``event.deferred`` become ``p(c) * (requests + 1) + i + 1`` (``p``: the client renaming);
+  ``dsp.req``, ``event.deferred`` and ``runstate.event_request`` become ``p(c) * (requests + 1) + i + 1`` (``p``: the client renaming);
 * ``mon{m}.conn`` (client + 1, 0: nobody) becomes ``p(c) + 1``;
 * ``dsp.mon`` (a monitor index) becomes ``s(m)`` (``s``: the monitor permutation);
 * action parameters ``mon``, ``client`` and ``req`` are renamed the same way.
@@ -41,6 +41,8 @@ __all__ = ["monitor_group", "qemu_symmetry"]
 _MON = re.compile(r"mon(\d+)\.(.+)")
 _CLIENT = re.compile(r"client(\d+)\.(.+)")
 _REF_FIELDS = re.compile(r"q\d+|in\d+|last_id|async\d+")
+#: Global variables that hold a request reference (the F1 main-loop event request names its request).
+_REF_VARS = ("dsp.req", "event.deferred", "runstate.event_request")
 
 
 def _element(model: Model, bounds: Bounds, sigma: dict[int, int]) -> Perm:
@@ -68,7 +70,7 @@ def _element(model: Model, bounds: Bounds, sigma: dict[int, int]) -> Perm:
         src[i] = v.index
         span = range(v.lo, v.hi + 1)
         field = mm[2] if mm else None
-        if (field is not None and _REF_FIELDS.fullmatch(field)) or v.name in ("dsp.req", "event.deferred"):
+        if (field is not None and _REF_FIELDS.fullmatch(field)) or v.name in _REF_VARS:
             remap[i] = tuple(ref(x) if x >= 0 and (x - 1) // nr < bounds.clients else x for x in span)
         elif field == "conn":
             remap[i] = tuple(pi[x - 1] + 1 if 1 <= x <= bounds.clients else x for x in span)
@@ -111,10 +113,11 @@ def _domain(model: Model, bounds: Bounds) -> Expr:
 
 def monitor_group(model: Model, bounds: Bounds) -> SymmetryGroup | None:
     """Permutations of interchangeable monitors (``None`` when every class has one monitor)."""
-    classes: dict[tuple[int, bool], list[int]] = {}
+    classes: dict[tuple[int, bool, bool], list[int]] = {}
     for m in range(bounds.monitors):
         n = sum(1 for c in range(bounds.clients) if bounds.monitor_of(c) == m)
-        classes.setdefault((n, bounds.uses_iothread(m)), []).append(m)
+        # a monitor on a mux chardev (F4) has its own boot behaviour: not interchangeable with others
+        classes.setdefault((n, bounds.uses_iothread(m), bounds.on_mux(m)), []).append(m)
     groups = [ms for ms in classes.values() if len(ms) > 1]
     if not groups:
         return None

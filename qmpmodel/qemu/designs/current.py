@@ -14,7 +14,8 @@ from qmpmodel.qemu.parts.bh import HandlerBH
 from qmpmodel.qemu.parts.clients import Clients
 from qmpmodel.qemu.parts.dispatcher import Dispatcher
 from qmpmodel.qemu.parts.environment import Environment
-from qmpmodel.qemu.parts.hmp import Hmp
+from qmpmodel.qemu.parts.mainloop import MainLoop
+from qmpmodel.qemu.parts.muxhmp import HmpOnMux
 from qmpmodel.qemu.parts.reader import Reader
 from qmpmodel.qemu.parts.shutdown import Shutdown
 from qmpmodel.qemu.parts.waiting import Waiting
@@ -24,7 +25,7 @@ from qmpmodel.qemu.renumber import Renumbering
 __all__ = ["QemuCurrent"]
 
 
-class QemuCurrent(Clients, Reader, Dispatcher, HandlerBH, Environment, Hmp, Shutdown, Waiting, Renumbering,
+class QemuCurrent(MainLoop, Clients, Reader, Dispatcher, HandlerBH, Environment, HmpOnMux, Shutdown, Waiting, Renumbering,
                   QemuProbes):
     """QEMU's monitor dispatch today (the base design)."""
 
@@ -39,9 +40,12 @@ class QemuCurrent(Clients, Reader, Dispatcher, HandlerBH, Environment, Hmp, Shut
             yield from self.handler_bh_actions()
         yield from self.environment_actions()
         if self.hmp:
-            yield from self.hmp_actions()
-        if self.monitor_cleanup_enabled():
+            # F5: HMP on a QMP connection's mux replaces the abstract HMP commands
+            yield from self.hmp_mux_actions() if self.bounds.hmp_mux else self.hmp_actions()
+        if self.monitor_cleanup_reachable():
             yield from self.monitor_cleanup()
+        # F1-F4 (only when a spec enables them: every other spec keeps its actions and order)
+        yield from self.mainloop_actions()
         yield from self.extra_actions()
 
     def extra_actions(self) -> Iterator[Action]:

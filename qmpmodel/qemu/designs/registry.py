@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from itertools import combinations
 
 from qmpmodel.errors import InputError
+from qmpmodel.qemu.designs.async2017 import AsyncReturnsOrderly2019, AsyncReturnsProtocol2017
 from qmpmodel.qemu.designs.current import QemuCurrent
 from qmpmodel.qemu.designs.direct2010 import (
     AsyncApi2010,
@@ -43,6 +44,7 @@ from qmpmodel.qemu.designs.variants import (
     MainDrain,
     MuxClobber,
     MuxGuarded,
+    NeverOpenedMonitorSkipped,
     NoOobCapability,
     OobThroughQueue,
     OobWithoutChecks,
@@ -98,6 +100,9 @@ AXES: tuple[Axis, ...] = (
     Axis('stale_reply', ('deliver', 'discard'), 'deliver',
          {'discard': DiscardStaleReplies},
          'The reply of a request whose session ended is written to the chardev anyway (current, bug P) or discarded (qemu-current-fixed; the 2017 QmpSession design).'),
+    Axis('async_commands', ('none', 'protocol-2017', 'orderly-2019'), 'none',
+         {'protocol-2017': AsyncReturnsProtocol2017, 'orderly-2019': AsyncReturnsOrderly2019},
+         "The 2017 async-commands design (never merged; docs/fidelity-ii.md 1f): async-2017 commands return at once and reply from a completion, written at once for clients that negotiated `async` (protocol-2017, v1/v2) or in issue order (orderly-2019, v3-v6); both drop the returns of a closed session."),
     Axis('shutdown', (False, True), False,
          {True: WithShutdown},
          'Enable monitor_cleanup (QEMU exit) as an action (§3.8).'),
@@ -134,6 +139,9 @@ AXES: tuple[Axis, ...] = (
     Axis('async_reply_id', ('request', 'monitor-current'), 'request',
          {'monitor-current': AsyncReplyMonitorCurrentId},
          "2010 async API: the QMP completion's reply carries the request's id, or the id of the monitor's current command at completion time (monitor-current, unverified reading of 2010 monitor.c)."),
+    Axis('never_opened_events', ('deliver', 'suppress'), 'deliver',
+         {'suppress': NeverOpenedMonitorSkipped},
+         "QEMU 7.2 sends events to a QMP monitor that never received CHR_EVENT_OPENED (commands == NULL is not negotiation mode; on a mux chardev its client may be connected: bug X); suppress: such a monitor gets none (the fix)."),
     Axis('events_in_negotiation', (False, True), False,
          {True: EventsInNegotiation},
          'Mutant: events are also sent to monitors still in capabilities negotiation (forbidden by the QMP spec, §4).'),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from qmpmodel.core.expr import TRUE, Expr, ite, lit
+from qmpmodel.core.expr import FALSE, TRUE, Expr, ite, lit
 from qmpmodel.core.model import Action
 from qmpmodel.qemu.codes import Ctx, Dsp, HmpCo, Run, Tid, XShutdown
 from qmpmodel.qemu.designs.current import QemuCurrent
@@ -235,6 +235,15 @@ class MuxClobber(MuxGuarded):
         yield from self.action("mux_in", "mux", left, Update({
             self.hsw: self.hsw - 1, self.hmux: False,
             self.hsusp: ite(~self.hopened, lit(0), ite(self.hmux, self.hsusp - 1, self.hsusp))}))
+
+
+class NeverOpenedMonitorSkipped(QemuCurrent):
+    """The fix of bug X (docs/fidelity-ii.md 1e, F4): a QMP monitor that never received
+    CHR_EVENT_OPENED gets no event (``monitor_init_qmp`` sets ``commands`` to
+    ``&qmp_cap_negotiation_commands``, or ``monitor_qapi_event_emit`` skips ``commands == NULL``)."""
+
+    def never_opened_gate(self, m: Monitor) -> Expr:
+        return FALSE
 
 
 # -- mutants: one deliberate deviation each, to show a property can fail ------------------------

@@ -44,11 +44,16 @@ class HandlerBH(QmpDispatch):
                                 continue
                             cmd = KINDS[k].command
                             gg = g & (self.bhctx == ctx) & (d.req == r) & (d.kind == self.kid(k)) & (d.pc == Dsp.BH)
-                            u = Update({self.bhctx: 0})
-                            self.nested_flag(t, self.xnest, u)
-                            self.do_qmp_dispatch_bh(t, u, c, i, cmd)
-                            yield from self.action("handler_bh", t.name, gg, u, "main" if t is self.main else "",
-                                                   thread=t.tid, ctx=ctx, top=int(top), req=r, kind=self.kid(k))
+                            for n in self.handler_event_counts(cmd):
+                                u = Update({self.bhctx: 0})
+                                self.nested_flag(t, self.xnest, u)
+                                if n:
+                                    self.handler_raises_events(u, c, i, n)
+                                self.do_qmp_dispatch_bh(t, u, c, i, cmd)
+                                more = {} if n is None else {"events": n}
+                                yield from self.action("handler_bh", t.name, gg, u, "main" if t is self.main else "",
+                                                       thread=t.tid, ctx=ctx, top=int(top), req=r, kind=self.kid(k),
+                                                       **more)
         yield from self.handler_completions()
 
     @step("do_qmp_dispatch_bh", ref="§3.5", commit="9ce44e2ce2, effd60c878")
@@ -65,7 +70,30 @@ class HandlerBH(QmpDispatch):
         else:
             if cmd == "event":
                 self.handler_event(u, c, i)
+            elif cmd == "quit":
+                self.qmp_quit(u)
+            elif cmd == "request":
+                self.qemu_system_event_request(u, c, i)
+            elif cmd == "async2017":
+                self.qmp_async_return_pending(u, c, i)
             u.update({d.pc: Dsp.REPLY, d.sched: d.ctx})
+
+    @step("qmp_dispatch", "QCT_ASYNC: register a pending QmpReturn", ref="docs/fidelity-ii.md 1f, F6")
+    def qmp_async_return_pending(self, u: Update, c: int, i: int) -> None:
+        """The 2017 designs' async command (none in current QEMU: a spec cannot select the kind)."""
+
+    @step("qmp_quit", ref="monitor/qmp-cmds.c:79-83; F3")
+    def qmp_quit(self, u: Update) -> None:
+        """``quit`` only requests a shutdown; main_loop_should_exit does the rest."""
+        assert self.rs_shutdown is not None
+        u[self.rs_shutdown] = True
+
+    @step("qemu_system_powerdown_request", ref="monitor/qmp-cmds.c:106-109, softmmu/runstate.c; F1")
+    def qemu_system_event_request(self, u: Update, c: int, i: int) -> None:
+        """``system_powerdown``/``system_reset`` set a request; main_loop_should_exit raises the
+        event (POWERDOWN, RESET) at the end of this main-loop iteration."""
+        assert self.rs_event is not None
+        u[self.rs_event] = self.ref(c, i)
 
     @step("qapi_event_emit", "from a handler", ref="§4, §8.22")
     def handler_event(self, u: Update, c: int, i: int) -> None:

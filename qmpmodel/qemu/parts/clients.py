@@ -10,18 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from qmpmodel.core.expr import FALSE, Expr, all_of, any_of, ite, lit
+from qmpmodel.core.expr import FALSE, TRUE, Expr, all_of, any_of, ite, lit
 from qmpmodel.core.model import Action
-from qmpmodel.qemu.codes import ClientSt, Sd
-from qmpmodel.qemu.harness import Harness
+from qmpmodel.qemu.codes import Boot, ClientSt, Sd
 from qmpmodel.qemu.kinds import KINDS
+from qmpmodel.qemu.parts.output import Output
 from qmpmodel.qemu.state import Client, Monitor
 from qmpmodel.qemu.steps import Update, step
 
 __all__ = ["Clients"]
 
 
-class Clients(Harness):
+class Clients(Output):
     """Client sessions and CHR_EVENT_OPENED."""
 
     # -- environment assumptions ---------------------------------------------------
@@ -35,10 +35,14 @@ class Clients(Harness):
 
     # -- steps -------------------------------------------------------------------------
     @step("monitor_qmp_event", "CHR_EVENT_OPENED", ref="§3.1 step 1")
-    def monitor_qmp_event_opened(self, m: Monitor, u: Update) -> None:
-        """Negotiation mode, capabilities reset, greeting written."""
-        u[m.mode] = FALSE
-        u[m.oob] = FALSE
+    def monitor_qmp_event_opened(self, m: Monitor, u: Update, when: Expr = TRUE) -> None:
+        """Negotiation mode, capabilities reset, greeting written (all only ``when``: a mux
+        chardev delivers OPENED only once it is open, F4)."""
+        u[m.mode] = ite(when, FALSE, m.mode)
+        u[m.oob] = ite(when, FALSE, m.oob)
+        if m.opened is not None:
+            u[m.opened] = m.opened | when
+        self.qmp_greeting(u, m, when)
 
     @step("client", "the environment: connect, send, disconnect", ref="§3.1, §3.8")
     def client_actions(self) -> Iterator[Action]:
@@ -49,15 +53,16 @@ class Clients(Harness):
             actor = f"client{c}"
             earlier = [self.clients[x] for x in m.clients if x < c]
             g = all_of([cl.st == ClientSt.NEW, m.conn == 0, ~m.closing, self.sd != Sd.DONE,
-                        *[e.st == ClientSt.GONE for e in earlier]])
-            u = Update({cl.st: ClientSt.NEG, m.conn: c + 1})
-            self.monitor_qmp_event_opened(m, u)
+                        *[e.st == ClientSt.GONE for e in earlier], self.accepts_connection(m)])
+            opened = self.opened_on_connect(m)
+            u = Update({cl.st: ite(opened, lit(ClientSt.NEG), lit(ClientSt.NEW)), m.conn: c + 1})
+            self.monitor_qmp_event_opened(m, u, opened)
             yield from self.action("connect", actor, g, u, client=c)
             first = 0
             if b.negotiate_first:
                 # seq 0: qmp_capabilities, with oob if offered and wanted (§3.1)
                 u = self.push_input(m, c, 0, Update({cl.sent: 1}))
-                yield from self.action("send", actor, (cl.st == ClientSt.NEG) & (cl.sent == 0), u,
+                yield from self.action("send", actor, (cl.st == ClientSt.NEG) & (cl.sent == 0) & self.writes_qmp(m), u,
                                        client=c, seq=0, kind=0)
                 first = 1
             for i in range(first, self.NR):
@@ -66,7 +71,7 @@ class Clients(Harness):
                 else:
                     ready = (cl.st == ClientSt.READY) | (cl.st == ClientSt.NEG)
                 for k in self.kinds:
-                    g = ready & (cl.sent == i)
+                    g = ready & (cl.sent == i) & self.writes_qmp(m)
                     if self.client_keeps_discipline() and KINDS[k].form != "exec-oob":
                         g = g & (self.inflight_inband(cl, i) < self.queue_max)
                     u = self.push_input(m, c, i, Update({cl.sent: i + 1}))
@@ -78,6 +83,31 @@ class Clients(Harness):
             u = Update({cl.st: ClientSt.GONE, m.conn: 0, m.closing: True})
             yield from self.action("disconnect", actor, (cl.st == ClientSt.NEG) | (cl.st == ClientSt.READY), u,
                                    client=c)
+
+    def writes_qmp(self, m: Monitor) -> Expr:
+        """On a mux shared with HMP the client writes QMP only while QMP has the focus (an environment
+        assumption: its bytes would go to HMP otherwise, F5); true on any other chardev."""
+        if self.focus_hmp is None or m.idx != self.hmp_mux_monitor():
+            return TRUE
+        return ~self.focus_hmp
+
+    @step("tcp_chr_accept", "who accepts the connection", ref="chardev/char-socket.c; F4")
+    def accepts_connection(self, m: Monitor) -> Expr:
+        """A socket is accepted by the main loop once qemu_init returned; a mux chardev's
+        listener moves into the monitor I/O thread with the QMP monitor's setup bottom half
+        (mux_chr_update_read_handlers, chardev/char-mux.c:289), so it may accept earlier."""
+        if m.listed is not None:
+            return m.listed
+        return TRUE if self.boot is None else self.boot == Boot.RUNNING
+
+    @step("tcp_chr_connect", "CHR_EVENT_OPENED with the connection", ref="§3.1 step 1; chardev/char-mux.c:247")
+    def opened_on_connect(self, m: Monitor) -> Expr:
+        """A plain socket delivers OPENED as it connects; a mux chardev drops every event until
+        resume_mux_open (``muxes_opened``) and only then passes OPENED through."""
+        if m.listed is None:
+            return TRUE
+        assert self.boot is not None
+        return self.boot == Boot.RUNNING
 
     def inflight_inband(self, cl: Client, upto: int) -> Expr:
         """In-band requests among the first ``upto`` that are not answered yet."""

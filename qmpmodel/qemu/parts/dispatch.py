@@ -55,6 +55,21 @@ class QmpDispatch(Output, Signals):
         """``capab_offered[OOB] = use_io_thread`` (§3.1)."""
         return self.oob_capability() and m.iothread
 
+    def handler_event_counts(self, cmd: str) -> list[int | None]:
+        """How many events (F1) a handler of class ``cmd`` may raise: ``[None]`` when the spec
+        allows none (the action keeps its label), else 0..``bounds.events_per_command``. A
+        blocked handler or drain_call_rcu finishes in a per-thread step that raises none."""
+        if self.bounds.events_per_command == 0 or cmd in ("blocking", "device_add", "hang"):
+            return [None]
+        return list(range(self.bounds.events_per_command + 1))
+
+    @step("qapi_event_emit", "0..n events from any handler", ref="§4; docs/fidelity-ii.md 1a, F1")
+    def handler_raises_events(self, u: Update, c: int, i: int, n: int) -> None:
+        """The handler raises ``n`` events before it returns (job_start's JOB_STATUS_CHANGE,
+        vm_stop's STOP, an export's BLOCK_EXPORT_DELETED), each written at once."""
+        for _ in range(n):
+            self.monitor_qapi_event_emit(u, c, i)
+
     # -- the dispatch --------------------------------------------------------------------
     def qmp_dispatch_actions(self, t: Thread, g: Expr, top: bool, params: dict[str, int]) -> Iterator[Action]:
         d = self.dsp
@@ -125,10 +140,12 @@ class QmpDispatch(Output, Signals):
             yield from self.action("dispatch_capabilities_bad", t.name, gd, u, "dispatcher", **p)
             return
         # in command mode already, it is CommandNotFound and changes nothing
-        wants = {"qmp_capabilities": self.client_accepts_oob(), "caps": True, "caps-nooob": False}[k]
+        wants = {"qmp_capabilities": self.client_accepts_oob(), "caps": True, "caps-nooob": False,
+                 "caps-async": False}[k]
         u = self.base_update()
         u[m.mode] = TRUE
         u[m.oob] = lit(bool(wants and self.offers_oob(m)))
+        self.other_capabilities(u, m, k)
         self.dispatcher_reply(u, m, c, i, negotiated=True)
         self.finish(m, t, top, u)
         yield from self.action("dispatch_capabilities", t.name, gd & ~m.mode, u, "dispatcher", **p)
@@ -136,6 +153,15 @@ class QmpDispatch(Output, Signals):
         self.dispatcher_reply(u, m, c, i, cls="CommandNotFound")
         self.finish(m, t, top, u)
         yield from self.action("dispatch_capabilities_again", t.name, gd & m.mode, u, "dispatcher", **p)
+
+    @step("qmp_qmp_capabilities", "capabilities other than oob", ref="§3.1 step 3; docs/fidelity-ii.md 1f")
+    def other_capabilities(self, u: Update, m: Monitor, k: str) -> None:
+        """Current QEMU offers only ``oob`` (the 2017 design's ``async`` is a design of its own)."""
+
+    @step("monitor_qmp_dispatch", "write the reply of an in-band request", ref="§3.4 step 5, §3.7")
+    def qmp_return(self, u: Update, m: Monitor, c: int, i: int, k: str, cmd: str) -> None:
+        """The reply is written as the handler returns (the 2017 designs defer or order it)."""
+        self.dispatcher_reply(u, m, c, i, after_event=cmd == "event", may_fail=True, has_id=KINDS[k].has_id)
 
     @step("qmp_dispatch", "coroutine command: hop to its context", ref="§3.5", commit="effd60c878")
     def qmp_dispatch_coroutine(self, t: Thread, gd: Expr, top: bool, p: dict[str, int]) -> Iterator[Action]:
@@ -167,7 +193,9 @@ class QmpDispatch(Output, Signals):
         if cmd == "noreply":
             self.no_reply(u, c, i, lost=False)
         else:
-            self.dispatcher_reply(u, m, c, i, after_event=cmd == "event", may_fail=True, has_id=KINDS[k].has_id)
+            # a main-loop event (cmd "request") precedes the reply unless a shutdown overtook the
+            # request: monitor_cleanup runs the handler BH and no main_loop_should_exit follows
+            self.qmp_return(u, m, c, i, k, cmd)
         self.finish(m, t, top, u)
         yield from self.action("dispatcher_reply", t.name, kg & (d.pc == Dsp.REPLY), u, "dispatcher", **p)
         if cmd in ("coroutine", "hang", "device_add"):
@@ -189,16 +217,20 @@ class QmpDispatch(Output, Signals):
         self.end_segment(t, True, u)
         yield from self.action("coroutine_start", t.name, kg & (d.pc == Dsp.CO_START), u, "dispatcher", **p)
         # resumed after the I/O or RCU wait: finish, hop back to iohandler_ctx (§3.5)
-        u = Update()
-        self.nested_flag(t, self.xnestco, u)
-        if cmd == "coroutine":
-            u[self.inflight] = self.inflight - 1
-        u[d.pc] = Dsp.AFTER
-        self.hop_back(t, d.ctx != Ctx.IOH, u)
-        yield from self.action("coroutine_end", t.name, kg & (d.pc == Dsp.CO_END), u, "dispatcher", **p)
+        for n in self.handler_event_counts(cmd):
+            u = Update()
+            self.nested_flag(t, self.xnestco, u)
+            if n:
+                self.handler_raises_events(u, c, i, n)
+            if cmd == "coroutine":
+                u[self.inflight] = self.inflight - 1
+            u[d.pc] = Dsp.AFTER
+            self.hop_back(t, d.ctx != Ctx.IOH, u)
+            more = {} if n is None else {"events": n}
+            yield from self.action("coroutine_end", t.name, kg & (d.pc == Dsp.CO_END), u, "dispatcher", **p, **more)
         # back in iohandler_ctx: monitor_qmp_dispatch writes the reply
         u = Update()
-        self.dispatcher_reply(u, m, c, i, may_fail=True, has_id=KINDS[k].has_id)
+        self.qmp_return(u, m, c, i, k, cmd)
         self.finish(m, t, top, u)
         yield from self.action("dispatcher_reply", t.name, kg & (d.pc == Dsp.AFTER), u, "dispatcher", after=1, **p)
 

@@ -63,7 +63,7 @@ class Dispatcher(QmpDispatch):
             self.pop_request(m, u)
             self.mon_list_requeue(m, u)
             self.early_resume(m, u)
-            if self.monitor_cleanup_enabled():
+            if self.monitor_cleanup_reachable():
                 u[self.xsd] = self.first_x(self.xsd, shut, XShutdown.DEQ_AFTER_SHUTDOWN)
             self.nested_flag(t, self.xnest, u)
             u[d.pc] = Dsp.DISPATCH

@@ -15,15 +15,15 @@ from collections.abc import Iterator
 
 from qmpmodel.core.expr import FALSE, TRUE, all_of, ite, lit
 from qmpmodel.core.model import Action
-from qmpmodel.qemu.codes import Ctx, Dsp, HmpCo, IoOwner, Nest, Rcu, Run, Tid, Waiter
-from qmpmodel.qemu.harness import Harness
+from qmpmodel.qemu.codes import Boot, Ctx, Dsp, HmpCo, IoOwner, Nest, Rcu, Run, Sd, Tid, Waiter
+from qmpmodel.qemu.parts.output import Output
 from qmpmodel.qemu.state import Thread
 from qmpmodel.qemu.steps import Update, step
 
 __all__ = ["Environment"]
 
 
-class Environment(Harness):
+class Environment(Output):
     """Block I/O completion, call_rcu, vCPU MMIO with nested polls, main-loop drains."""
 
     def environment_actions(self) -> Iterator[Action]:
@@ -34,6 +34,8 @@ class Environment(Harness):
         if self.main_may_drain():
             yield from self.bdrv_drain()
         yield from self.environment_extra()
+        if self.env_left is not None:
+            yield from self.environment_event()
 
     @step("environment", "a design's own external events (the 2010 async completions)", ref="§5")
     def environment_extra(self) -> Iterator[Action]:
@@ -91,12 +93,26 @@ class Environment(Harness):
         g = (t.nest == Nest.MMIO) & (t.pc == Run.RUN) & (self.bql == t.tid) & (self.dsp.sched != Ctx.CONT + t.tid)
         yield from self.action("mmio_return", t.name, g, u, "vcpu", thread=t.tid)
 
+    @step("qapi_event_emit", "with no command in flight", ref="§4; docs/fidelity-ii.md 1a, F2")
+    def environment_event(self) -> Iterator[Action]:
+        """A job coroutine, the guest or a timer raises an event (JOB_STATUS_CHANGE after
+        ``job-complete`` returned, BLOCK_JOB_COMPLETED of a throttled job): broadcast like any
+        other, at most ``bounds.env_events`` times, while QEMU runs."""
+        assert self.env_left is not None
+        g = (self.env_left > 0) & (self.sd == Sd.NONE)
+        if self.boot is not None:
+            g = g & (self.boot == Boot.RUNNING)
+        u = Update({self.env_left: self.env_left - 1})
+        self.qapi_event_broadcast(u, 0)
+        yield from self.action("env_event", "env", g, u, "env" if self.bounds.fair_env_events else "")
+
     @step("bdrv_drain", ref="§7 C")
     def bdrv_drain(self) -> Iterator[Action]:
         """The main loop drains: a nested aio_poll(qemu_aio_context) until in_flight == 0."""
         mt = self.main
         not_dsp = self.dsp.sched != Ctx.CONT + Tid.MAIN
-        g = (mt.pc == Run.RUN) & (mt.nest == Nest.NONE) & (self.bql == 0) & (self.inflight > 0) & (mt.polls > 0) & not_dsp
+        g = (mt.pc == Run.RUN) & (mt.nest == Nest.NONE) & (self.bql == 0) & (self.inflight > 0) & (mt.polls > 0) & not_dsp \
+            & self.main_loop_runs()
         yield from self.action("drain_begin", "main", g,
                                Update({mt.nest: Nest.DRAIN, self.bql: Tid.MAIN, mt.polls: mt.polls - 1}))
         g = (mt.pc == Run.RUN) & (mt.nest == Nest.DRAIN) & (self.bql == Tid.MAIN) & (self.inflight == 0) & not_dsp

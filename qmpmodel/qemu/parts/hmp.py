@@ -30,7 +30,7 @@ class Hmp(Signals):
         yield from self.action("hmp_opened", "hmp", ~self.hopened, Update({self.hopened: TRUE}))
         yield from self.mux_focus()
         top = all_of([mt.pc == Run.RUN, mt.nest == Nest.NONE, self.bql == 0,
-                      self.dsp.sched != Ctx.CONT + Tid.MAIN, self.sd != Sd.DONE])
+                      self.dsp.sched != Ctx.CONT + Tid.MAIN, self.sd != Sd.DONE, self.main_loop_runs()])
         g = top & (self.hsusp == 0) & self.hopened & (self.hsent < b.hmp_requests) & ~self.hbusy & (
             self.hcopc == HmpCo.NONE)
         for k in dict.fromkeys(b.hmp_mix):

@@ -33,6 +33,14 @@ class Reader(Output, Signals):
             return "iothread", ~self.iostop
         return "main", all_of([self.main_top_level(), self.sd != Sd.DONE])
 
+    @step("mux_chr_read", "the focused front end reads", ref="chardev/char-mux.c:220-240; F5")
+    def mux_focus_on_qmp(self, m: Monitor) -> Expr:
+        """The mux hands the client's bytes to the front end that has the focus: QMP's only while
+        HMP does not have it (true on any other chardev)."""
+        if self.focus_hmp is None or m.idx != self.hmp_mux_monitor():
+            return TRUE
+        return ~self.focus_hmp
+
     @step("monitor_can_read", ref="§2.1")
     def monitor_can_read(self, m: Monitor) -> Expr:
         """One byte per read callback while not suspended: suspension takes effect at once."""
@@ -47,7 +55,7 @@ class Reader(Output, Signals):
     def reader_actions(self) -> Iterator[Action]:
         for m in self.mons:
             actor, tg = self.reader_thread(m)
-            base = tg & (m.inlen > 0) & ~m.closing
+            base = tg & (m.inlen > 0) & ~m.closing & self.mux_focus_on_qmp(m)
             yield from self.monitor_qmp_event_closed(m, actor, tg)
             for r, c, i in self.refs_of_mon(m.idx):
                 head = m.inq[0] == r

@@ -37,6 +37,8 @@ class Waiting(Harness):
             parts.append(self.hcopc != HmpCo.NONE)
             parts.append(self.hbusy)
         parts.append(self.sd == Sd.REQ)
+        if self.hmp_line is not None:
+            parts.append((self.hmp_line != 0) & (self.sd != Sd.DONE))  # a typed HMP line is not read yet (F5)
         return any_of(parts)
 
     def wait_edges(self) -> list[WaitEdge]:
