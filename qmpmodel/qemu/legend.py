@@ -13,7 +13,7 @@ from qmpmodel.qemu.codes import Boot, ClientSt, Ctx, Dsp, HmpCo, Nest, Rcu, Run,
 from qmpmodel.qemu.probes import HISTORY
 
 if TYPE_CHECKING:
-    from qmpmodel.qemu.harness import Harness
+    from qmpmodel.qemu.declare import Declarations
 
 __all__ = ["label_variables"]
 
@@ -53,14 +53,14 @@ XSD = {XShutdown.NONE: "none", XShutdown.DEQ_AFTER_SHUTDOWN: "a request dequeued
        XShutdown.DESTROY_ACTIVE: "monitors destroyed under an active dispatcher"}
 
 
-def _threads(h: Harness) -> dict[int, str]:
+def _threads(h: Declarations) -> dict[int, str]:
     out: dict[int, str] = {int(Tid.NONE): "nobody", int(Tid.MAIN): "main loop", int(Tid.IOT): "I/O thread"}
     out.update({int(Tid.VCPU0) + i: f"vCPU{i}" for i in range(h.V)})
     out[int(h.RCU_T)] = "call_rcu thread"
     return out
 
 
-def label_variables(h: Harness) -> None:
+def label_variables(h: Declarations) -> None:
     """Attach value labels to every coded variable of the harness's state."""
     threads = _threads(h)
     ctx = {0: "not scheduled", int(Ctx.IOH): "iohandler_ctx", int(Ctx.AIO): "qemu_aio_context"}
