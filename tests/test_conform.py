@@ -2,7 +2,7 @@
 
 Every recorded transcript must conform (an entry in NEEDS_MODEL_CHANGE would
 xfail one, strictly, with the reason).  Every mutant made by the helpers of
-:mod:`qmpmodel.conformance.transcript` must be rejected, naming a line at or after the
+:mod:`qmpmodel.conformance.mutants` must be rejected, naming a line at or after the
 mutation.
 """
 
@@ -19,17 +19,15 @@ from click.testing import CliRunner
 
 from qmpmodel.cli.conform import conform as conform_cmd
 from qmpmodel.conformance.conform import ConformSpec, conform, load_conform_spec
-from qmpmodel.conformance.transcript import (
-    TranscriptLine,
+from qmpmodel.conformance.mutants import (
     change_id,
     drop_reply,
-    dump_transcript,
     duplicate_reply,
     event_during_negotiation,
-    load_transcript,
     move_reply_after,
     swap_replies,
 )
+from qmpmodel.conformance.transcript import TranscriptLine, dump_transcript, load_transcript
 
 ROOT = Path(__file__).parent.parent
 DATA = Path(__file__).parent / "data" / "transcripts"

@@ -26,7 +26,8 @@ from qmpmodel.conformance.commands import (
     load_conform_spec,
 )
 from qmpmodel.conformance.conform import conform
-from qmpmodel.conformance.transcript import Observation, TranscriptLine, load_transcript, renumber
+from qmpmodel.conformance.observations import Observation
+from qmpmodel.conformance.transcript import TranscriptLine, load_transcript, renumber
 
 ROOT = Path(__file__).parent.parent
 DATA = Path(__file__).parent / "data" / "transcripts"

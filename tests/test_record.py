@@ -16,15 +16,10 @@ import pytest
 from click.testing import CliRunner
 
 from qmpmodel.cli.record import record as record_cmd
+from qmpmodel.conformance.jsonstream import split_stream
+from qmpmodel.conformance.observations import Observation, observations
 from qmpmodel.conformance.record import SCENARIOS, RecordError, Session, record
-from qmpmodel.conformance.transcript import (
-    Observation,
-    TranscriptLine,
-    dump_transcript,
-    observations,
-    parse_transcript,
-    split_stream,
-)
+from qmpmodel.conformance.transcript import TranscriptLine, dump_transcript, parse_transcript
 
 pytestmark = [
     pytest.mark.qemu,

@@ -8,22 +8,22 @@ from typing import Any
 
 import pytest
 
-from qmpmodel.conformance.transcript import (
-    JsonStreamer,
-    Observation,
-    TranscriptLine,
+from qmpmodel.conformance.jsonstream import JsonStreamer, split_stream
+from qmpmodel.conformance.mutants import (
     change_id,
-    connection_bytes,
     drop_reply,
-    dump_transcript,
     duplicate_reply,
     event_during_negotiation,
-    load_transcript,
     move_reply_after,
-    observations,
-    parse_transcript,
-    split_stream,
     swap_replies,
+)
+from qmpmodel.conformance.observations import Observation, observations
+from qmpmodel.conformance.transcript import (
+    TranscriptLine,
+    connection_bytes,
+    dump_transcript,
+    load_transcript,
+    parse_transcript,
 )
 from qmpmodel.errors import InputError
 

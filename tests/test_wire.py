@@ -2,7 +2,7 @@
 
 Every transcript recorded from QEMU 7.2.22 passes them, including those the
 model cannot explain yet (docs/fidelity-ii.md), and every mutant made by the
-helpers of :mod:`qmpmodel.conformance.transcript` breaks one at or after the
+helpers of :mod:`qmpmodel.conformance.mutants` breaks one at or after the
 mutated line.  Toy transcripts pin each rule.
 """
 
@@ -15,16 +15,14 @@ from typing import Any
 
 import pytest
 
-from qmpmodel.conformance.transcript import (
-    TranscriptLine,
+from qmpmodel.conformance.mutants import (
     change_id,
     drop_reply,
     duplicate_reply,
     event_during_negotiation,
-    load_transcript,
-    parse_transcript,
     swap_replies,
 )
+from qmpmodel.conformance.transcript import TranscriptLine, load_transcript, parse_transcript
 from qmpmodel.conformance.wire import check_wire
 
 DATA = Path(__file__).parent / "data" / "transcripts"

@@ -17,12 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from qmpmodel.conformance.commands import ConformSpec, candidate_kinds
-from qmpmodel.conformance.transcript import (
-    Observation,
-    TranscriptLine,
-    canonical_json,
-    observations,
-)
+from qmpmodel.conformance.observations import Observation, observations
+from qmpmodel.conformance.transcript import TranscriptLine, canonical_json
 
 __all__ = ["HMP_COMMANDS", "MUX_ESCAPE", "Conn", "EventBounds", "Item", "Req", "analyse", "event_bounds",
            "signal_line"]

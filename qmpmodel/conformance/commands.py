@@ -38,7 +38,7 @@ from qmpmodel.schema.qapi import Schema, load_schema, model_kind
 from qmpmodel.specs import Spec, parse_spec, read_toml
 
 if TYPE_CHECKING:
-    from qmpmodel.conformance.transcript import Observation
+    from qmpmodel.conformance.observations import Observation
 
 __all__ = [
     "BUILTIN_COMMANDS",

@@ -28,12 +28,8 @@ import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from qmpmodel.conformance.transcript import (
-    Observation,
-    TranscriptLine,
-    canonical_json,
-    observations,
-)
+from qmpmodel.conformance.observations import Observation, observations
+from qmpmodel.conformance.transcript import TranscriptLine, canonical_json
 
 __all__ = ["Judgement", "judge"]
 

@@ -29,7 +29,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from qmpmodel.conformance.transcript import Observation, TranscriptLine, observations
+from qmpmodel.conformance.observations import Observation, observations
+from qmpmodel.conformance.transcript import TranscriptLine
 
 __all__ = ["WireViolation", "check_wire"]
 
