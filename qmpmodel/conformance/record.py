@@ -17,16 +17,9 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final
 
+from qmpmodel.conformance.live import DEFAULT_QEMU, DEFAULT_TIMEOUT, QEMU_ARGS, RecordError, Retry
 from qmpmodel.conformance.record_fidelity import FIDELITY_SCENARIOS
-from qmpmodel.conformance.session import (
-    DEFAULT_QEMU,
-    DEFAULT_TIMEOUT,
-    QEMU_ARGS,
-    RecordError,
-    Retry,
-    Scenario,
-    Session,
-)
+from qmpmodel.conformance.session import Scenario, Session
 from qmpmodel.errors import InputError, close_matches
 
 __all__ = [

@@ -29,7 +29,8 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from qmpmodel.conformance.session import Layout, Retry, Scenario, Session
+from qmpmodel.conformance.live import Layout, Retry
+from qmpmodel.conformance.session import Scenario, Session
 
 __all__ = ["FIDELITY_SCENARIOS"]
 

@@ -4,10 +4,12 @@
 none -accel tcg`` with QMP monitors on unix sockets in a temporary directory
 (``-chardev socket,…,server=on,wait=off -mon chardev=…,mode=control``), and
 records every byte written and every line received (``docs/transcripts.md``).
-:class:`Layout` describes other monitor layouts: a QMP monitor sharing a mux
-chardev with an HMP monitor, and extra command-line arguments.
+A :class:`~qmpmodel.conformance.live.Layout` describes other monitor layouts:
+a QMP monitor sharing a mux chardev with an HMP monitor, and extra
+command-line arguments. The process and the connections are
+:mod:`qmpmodel.conformance.live`'s; a session records what happens on them.
 
-Safety: every wait is bounded (:data:`DEFAULT_TIMEOUT`); QEMU is always killed
+Safety: every wait is bounded (:data:`~qmpmodel.conformance.live.DEFAULT_TIMEOUT`); QEMU is always killed
 by its pid in a ``finally`` clause, also when the scenario fails; reader
 threads are daemon threads joined with a timeout.
 
@@ -24,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -35,103 +36,22 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
-__all__ = [
-    "DEFAULT_QEMU",
-    "DEFAULT_TIMEOUT",
-    "QEMU_ARGS",
-    "Layout",
-    "RecordError",
-    "Retry",
-    "Scenario",
-    "Session",
-]
+from qmpmodel.conformance.live import (
+    DEFAULT_QEMU,
+    DEFAULT_TIMEOUT,
+    Connection,
+    Layout,
+    RecordError,
+    exit_status,
+    kill,
+    launch,
+    open_socket,
+    qemu_command,
+)
 
-DEFAULT_QEMU: Final = "qemu-system-x86_64"
-#: Bound on every single wait (seconds).
-DEFAULT_TIMEOUT: Final = 10.0
-#: The fixed part of QEMU's command line.
-QEMU_ARGS: Final = ("-machine", "none", "-nodefaults", "-display", "none", "-accel", "tcg")
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Where QEMU's monitors are and what else is on its command line.
-
-    ``monitors`` get a QMP monitor each on a unix socket.  A monitor also named
-    in ``mux_hmp`` gets a *mux* chardev (``mux=on``) shared by an HMP monitor and
-    the QMP monitor, HMP first: the QMP monitor sets its handlers last (in a
-    bottom half of the monitor I/O thread), so the mux's initial focus is QMP.
-    ``extra_args`` are appended with ``$TMP`` replaced by the temporary
-    directory; ``prepare`` runs on that directory before QEMU starts.
-    """
-
-    monitors: tuple[str, ...] = ("mon0",)
-    mux_hmp: tuple[str, ...] = ()
-    extra_args: tuple[str, ...] = ()
-    prepare: Callable[[Path], None] | None = None
-
-
-class RecordError(RuntimeError):
-    """QEMU did not behave as the scenario needed (did not start, timed out, …)."""
-
-
-class Retry(RecordError):
-    """The run took a legal path other than the one the scenario records: start QEMU again."""
-
-
-class _Conn:
-    """One client connection: a socket, a reader thread and what it received."""
-
-    def __init__(self, session: Session, label: str, monitor: str, sock: socket.socket) -> None:
-        self.session = session
-        self.label = label
-        self.monitor = monitor
-        self.sock = sock
-        self.received: list[Any] = []  # decoded messages (None for raw lines)
-        self.raw: list[str] = []  # the text of the lines that are not JSON objects (HMP output)
-        self.cond = threading.Condition(session.lock)
-        self.closing = False
-        self.eof = False
-        self.thread = threading.Thread(target=self._reader, name=f"qmp-reader-{label}", daemon=True)
-
-    def _reader(self) -> None:
-        buf = b""
-        while True:
-            try:
-                chunk = self.sock.recv(65536)
-            except OSError:
-                chunk = b""
-            if not chunk:
-                with self.cond:
-                    if buf:
-                        self._record_line(buf)
-                    if not self.closing:
-                        self.eof = True
-                        self.session._append({"dir": "--", "conn": self.label, "event": "eof"})
-                    self.cond.notify_all()
-                return
-            buf += chunk
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                with self.cond:
-                    self._record_line(line)
-                    self.cond.notify_all()
-
-    def _record_line(self, line: bytes) -> None:
-        text = line.removesuffix(b"\r").decode("utf-8", errors="surrogateescape")
-        try:
-            msg = json.loads(text)
-        except ValueError:
-            msg = None
-        if isinstance(msg, dict):
-            self.session._append({"dir": "<-", "conn": self.label, "msg": msg})
-            self.received.append(msg)
-        else:
-            self.session._append({"dir": "<-", "conn": self.label, "msg": None, "raw": text})
-            self.received.append(None)
-            self.raw.append(text)
+__all__ = ["Scenario", "Session"]
 
 
 class Session:
@@ -152,7 +72,7 @@ class Session:
         self.lines: list[dict[str, Any]] = []
         self.t0 = time.monotonic()
         self.proc: subprocess.Popen[bytes] | None = None
-        self.conns: dict[str, _Conn] = {}
+        self.conns: dict[str, Connection] = {}
         self._next_conn = 1
         self._fifos = 0
 
@@ -189,46 +109,16 @@ class Session:
         return self.dir / f"{monitor}.sock"
 
     def _launch(self) -> None:
-        argv = [self.qemu, *QEMU_ARGS]
-        for m in self.monitors:
-            if m in self.layout.mux_hmp:
-                argv += ["-chardev", f"socket,id={m},path={self.sock_path(m)},server=on,wait=off,mux=on",
-                         "-mon", f"chardev={m}", "-mon", f"chardev={m},mode=control"]
-            else:
-                argv += ["-chardev", f"socket,id={m},path={self.sock_path(m)},server=on,wait=off",
-                         "-mon", f"chardev={m},mode=control"]
-        argv += [a.replace("$TMP", str(self.dir)) for a in self.layout.extra_args]
+        argv = qemu_command(self.qemu, self.layout, self.dir, self.sock_path)
         shown = " ".join(a.replace(str(self.dir), "$TMP") for a in argv[1:])
         self.note(f"qemu: {Path(self.qemu).name} {shown}")
-        try:
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                         stderr=subprocess.PIPE, start_new_session=True)
-        except OSError as exc:
-            raise RecordError(f"cannot start {self.qemu}: {exc}") from None
-        deadline = time.monotonic() + self.timeout
-        while not all(self.sock_path(m).exists() for m in self.monitors):
-            if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
-                raise RecordError(f"QEMU exited with status {self.proc.returncode}: {err.strip()}")
-            if time.monotonic() > deadline:
-                raise RecordError("QEMU did not create its monitor sockets in time")
-            time.sleep(0.01)
+        self.proc = launch(argv, [self.sock_path(m) for m in self.monitors], self.timeout)
 
     def _shutdown(self) -> None:
         for c in self.conns.values():
-            c.closing = True
-            with contextlib.suppress(OSError):
-                c.sock.shutdown(socket.SHUT_RDWR)
-            with contextlib.suppress(OSError):
-                c.sock.close()
+            c.close()
         if self.proc is not None:
-            if self.proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(self.proc.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(timeout=self.timeout)
-            if self.proc.stderr is not None:
-                self.proc.stderr.close()
+            kill(self.proc, self.timeout)
         for c in self.conns.values():
             c.thread.join(timeout=2)
 
@@ -252,25 +142,9 @@ class Session:
         mon = monitor or self.monitors[0]
         label = f"c{self._next_conn}"
         self._next_conn += 1
-        # QEMU creates the socket file at bind(), a moment before listen(): on a
-        # loaded machine a connect in between is refused, so retry until the deadline
-        deadline = time.monotonic() + self.timeout
-        while True:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.settimeout(self.timeout)
-            try:
-                sock.connect(str(self.sock_path(mon)))
-                break
-            except (ConnectionRefusedError, FileNotFoundError) as exc:
-                sock.close()
-                if time.monotonic() > deadline or (self.proc is not None and self.proc.poll() is not None):
-                    raise RecordError(f"cannot connect to monitor {mon}: {exc}") from None
-                time.sleep(0.02)
-            except OSError as exc:
-                sock.close()
-                raise RecordError(f"cannot connect to monitor {mon}: {exc}") from None
-        sock.settimeout(None)
-        conn = _Conn(self, label, mon, sock)
+        proc = self.proc
+        sock = open_socket(self.sock_path(mon), mon, self.timeout, lambda: proc is None or proc.poll() is None)
+        conn = Connection(label, mon, sock, self.lock, self._append, self.timeout)
         self.conns[label] = conn
         self._append({"dir": "--", "conn": label, "event": "connect", "monitor": mon})
         conn.thread.start()
@@ -306,13 +180,7 @@ class Session:
     def wait_exit(self, timeout: float | None = None) -> int:
         """Wait until QEMU has exited; record its status (and last stderr line) as a comment."""
         assert self.proc is not None
-        try:
-            status = self.proc.wait(timeout=self.timeout if timeout is None else timeout)
-        except subprocess.TimeoutExpired:
-            raise RecordError("QEMU did not exit in time") from None
-        err = self.proc.stderr.read().decode(errors="replace").strip() if self.proc.stderr else ""
-        # "terminating on signal 15 from pid N (PROGRAM)" names the recorder: leave that out
-        last = re.sub(r" from pid \d+ \([^)]*\)", "", err.splitlines()[-1]) if err else ""
+        status, last = exit_status(self.proc, self.timeout if timeout is None else timeout)
         self.note(f"QEMU exited with status {status}" + (f": {last}" if last else ""), exit=status)
         return status
 
@@ -337,18 +205,7 @@ class Session:
         Returns its index in the connection's received list; raises
         :class:`RecordError` after *timeout* seconds.
         """
-        c = self.conns[conn]
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        with c.cond:
-            while True:
-                for i in range(start, len(c.received)):
-                    m = c.received[i]
-                    if m is not None and pred(m):
-                        return i
-                left = deadline - time.monotonic()
-                if left <= 0 or c.eof:
-                    raise RecordError(f"{conn}: timed out waiting for {what}")
-                c.cond.wait(left)
+        return self.conns[conn].wait_for(pred, what, timeout, start)
 
     def wait_id(self, conn: str, rid: Any, timeout: float | None = None) -> dict[str, Any]:
         """Wait for the reply with id *rid* on *conn* and return it."""
@@ -359,33 +216,15 @@ class Session:
 
     def wait_count(self, conn: str, n: int, timeout: float | None = None) -> None:
         """Wait until *conn* has received at least *n* lines."""
-        c = self.conns[conn]
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        with c.cond:
-            while len(c.received) < n:
-                left = deadline - time.monotonic()
-                if left <= 0 or c.eof:
-                    raise RecordError(f"{conn}: timed out waiting for {n} messages")
-                c.cond.wait(left)
+        self.conns[conn].wait_count(n, timeout)
 
     def wait_eof(self, conn: str, timeout: float | None = None) -> None:
         """Wait until the server closed *conn* (its ``eof`` line is recorded by the reader)."""
-        c = self.conns[conn]
-        c.thread.join(timeout=self.timeout if timeout is None else timeout)
-        with c.cond:
-            if not c.eof:
-                raise RecordError(f"{conn}: timed out waiting for the server to close it")
+        self.conns[conn].wait_eof(timeout)
 
     def wait_raw(self, conn: str, text: str, timeout: float | None = None) -> None:
         """Wait until *conn* received a line that is not a JSON object and contains *text*."""
-        c = self.conns[conn]
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        with c.cond:
-            while not any(text in r for r in c.raw):
-                left = deadline - time.monotonic()
-                if left <= 0 or c.eof:
-                    raise RecordError(f"{conn}: timed out waiting for a line containing {text!r}")
-                c.cond.wait(left)
+        self.conns[conn].wait_raw(text, timeout)
 
     def has(self, conn: str, pred: Callable[[Any], bool]) -> bool:
         """True if *conn* already received a message satisfying *pred*."""
