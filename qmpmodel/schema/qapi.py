@@ -47,15 +47,8 @@ __all__ = [
     "select_commands",
 ]
 
-from qmpmodel.schema.syntax import (
-    _METAS,
-    _expr_lints,
-    _features,
-    _parse_tree,
-    _quoted,
-    _read_file,
-    _show,
-)
+from qmpmodel.schema.lints import METAS, expr_lints, features
+from qmpmodel.schema.syntax import parse_tree, quoted, read_file, show
 from qmpmodel.schema.types import (
     Lint,
     QapiCommand,
@@ -72,21 +65,21 @@ from qmpmodel.schema.types import (
 def _from_source(path: str, text: str) -> Schema:
     exprs: list[tuple[dict[str, Any], str, int, str | None]] = []
     pragma: dict[str, Any] = {}
-    _parse_tree(path, text, (os.path.abspath(path),), {os.path.abspath(path)}, pragma, exprs)
+    parse_tree(path, text, (os.path.abspath(path),), {os.path.abspath(path)}, pragma, exprs)
     commands: list[QapiCommand] = []
     events: list[QapiEvent] = []
     enums: list[QapiEnum] = []
     lints: list[Lint] = []
     defined: dict[str, tuple[str, int]] = {}  # one namespace for commands, events and types
     for expr, fname, line, doc in exprs:
-        metas = [m for m in _METAS if m in expr]
+        metas = [m for m in METAS if m in expr]
         if len(metas) != 1:
             raise InputError(
                 fname,
                 f"line {line}",
                 "a definition",
-                f"keys {_quoted(expr)}",
-                f"expression must have exactly one key {_quoted(_METAS)}",
+                f"keys {quoted(expr)}",
+                f"expression must have exactly one key {quoted(METAS)}",
             )
         meta, name = metas[0], expr[metas[0]]
         if not isinstance(name, str):
@@ -94,10 +87,10 @@ def _from_source(path: str, text: str) -> Schema:
                 fname,
                 f"line {line}",
                 "a string name",
-                _show(name),
+                show(name),
                 f"'{meta}' requires a string name",
             )
-        lints += [Lint(fname, line, m) for m in _expr_lints(expr, meta, name, doc, pragma)]
+        lints += [Lint(fname, line, m) for m in expr_lints(expr, meta, name, doc, pragma)]
         if name in defined:
             lints.append(
                 Lint(
@@ -123,7 +116,7 @@ def _from_source(path: str, text: str) -> Schema:
                     success_response=expr.get("success-response") is not False,
                     boxed=expr.get("boxed") is True,
                     gen=expr.get("gen") is not False,
-                    features=_features(expr.get("features")),
+                    features=features(expr.get("features")),
                     condition=cond,
                     file=fname,
                     line=line,
@@ -147,7 +140,7 @@ def _from_reply(path: str, reply: object) -> Schema:
         raise InputError(path, None, expected, f"an error reply: {json.dumps(reply['error'])}")
     infos = reply.get("return") if isinstance(reply, dict) else reply
     if not isinstance(infos, list):
-        raise InputError(path, "return", expected, _show(infos))
+        raise InputError(path, "return", expected, show(infos))
     for n, i in enumerate(infos):
         if not (
             isinstance(i, dict) and all(isinstance(i.get(k), str) for k in ("name", "meta-type"))
@@ -157,7 +150,7 @@ def _from_reply(path: str, reply: object) -> Schema:
         QapiCommand(
             i["name"],
             allow_oob=i.get("allow-oob") is True,
-            features=_features(i.get("features")),
+            features=features(i.get("features")),
             file=path,
         )
         for i in infos
@@ -183,7 +176,7 @@ def load_schema(path: str | os.PathLike[str]) -> Schema:
         ``file: line N[, column M]`` and carries QEMU's own complaint.
     """
     fname = os.fspath(path)
-    text = _read_file(fname, None)
+    text = read_file(fname, None)
     try:
         data = json.loads(text)
     except ValueError:  # not strict JSON: QEMU's schema language

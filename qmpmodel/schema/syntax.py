@@ -1,7 +1,8 @@
-"""QEMU's schema language: constants, the tokenizer/parser of one file, includes, pragmas and lints.
+"""QEMU's schema language: the tokenizer/parser of one file, includes and pragmas.
 
 Same grammar, positions and complaints as QEMU's ``scripts/qapi/parser.py`` and
 ``scripts/qapi/expr.py`` (read, not copied); used by :mod:`qmpmodel.schema.qapi`.
+The policy checks on a definition are in :mod:`qmpmodel.schema.lints`.
 """
 
 from __future__ import annotations
@@ -14,34 +15,22 @@ from typing import Any
 
 from qmpmodel.errors import InputError, close_matches
 
-_FLAG_KEYS = ("boxed", "gen", "success-response", "allow-oob", "allow-preconfig", "coroutine")
-_METAS = ("enum", "struct", "union", "alternate", "command", "event")
-# (required, optional) keys per definition kind, as scripts/qapi/expr.py checks them.
-_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "enum": (("enum", "data"), ("if", "features", "prefix")),
-    "struct": (("struct",), ("data", "base", "if", "features")),
-    "union": (("union", "base", "discriminator", "data"), ("if", "features")),
-    "alternate": (("alternate", "data"), ("if", "features")),
-    "command": (("command",), ("data", "returns", "if", "features", *_FLAG_KEYS)),
-    "event": (("event",), ("data", "boxed", "if", "features")),
-}
-_FALSE_FLAGS = ("gen", "success-response")  # may only be written as false
-_TRUE_FLAGS = ("boxed", "allow-oob", "allow-preconfig", "coroutine")  # may only be true
+__all__ = ["parse_tree", "quoted", "read_file", "show"]
+
 _PRAGMAS = (
     "doc-required",
     "command-name-exceptions",
     "command-returns-exceptions",
     "member-name-exceptions",
 )
-_VALID_NAME = re.compile(r"(__[a-z0-9.-]+_)?(x-)?([a-z][a-z0-9_-]*)$", re.IGNORECASE)
 _STRAY = re.compile(r"[^\[\]{}:,\s']+")
 
 
-def _quoted(names: Any) -> str:
+def quoted(names: Any) -> str:
     return ", ".join(f"'{n}'" for n in names)
 
 
-def _show(value: object) -> str:
+def show(value: object) -> str:
     """A parsed value in schema terms, for an error's "got …"."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -54,7 +43,7 @@ def _show(value: object) -> str:
 
 class _Parser:
     """Tokenizer and parser for one schema file (the walk over its expressions is
-    :func:`_parse_tree`). Same grammar, positions and complaints as QEMU's
+    :func:`parse_tree`). Same grammar, positions and complaints as QEMU's
     scripts/qapi/parser.py, written anew.
 
     The token is a character: ``{ } [ ] : ,``, ``'`` (string, value in ``val``),
@@ -246,7 +235,7 @@ class _Parser:
         raise self.error("'##'", f"{self._found()}: documentation comment must end with '##'")
 
 
-def _read_file(path: str, parent: tuple[str, int] | None) -> str:
+def read_file(path: str, parent: tuple[str, int] | None) -> str:
     try:
         return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
@@ -258,7 +247,7 @@ def _read_file(path: str, parent: tuple[str, int] | None) -> str:
         ) from None
 
 
-def _parse_tree(
+def parse_tree(
     fname: str,
     text: str,
     chain: tuple[str, ...],
@@ -292,7 +281,7 @@ def _parse_tree(
                 fname,
                 f"line {line}",
                 "an object",
-                _show(expr),
+                show(expr),
                 "top-level expression must be an object",
             )
         if "include" in expr or "pragma" in expr:
@@ -304,7 +293,7 @@ def _parse_tree(
                     fname,
                     f"line {line}",
                     f"{{ '{key}': … }} alone",
-                    f"invalid '{key}' directive with keys {_quoted(expr)}",
+                    f"invalid '{key}' directive with keys {quoted(expr)}",
                 )
             if key == "pragma":
                 _pragma(expr["pragma"], fname, line, pragma)
@@ -315,7 +304,7 @@ def _parse_tree(
                     fname,
                     f"line {line}",
                     "a file name",
-                    _show(include),
+                    show(include),
                     "value of 'include' must be a string",
                 )
             incl = os.path.normpath(os.path.join(os.path.dirname(fname), include))
@@ -328,9 +317,9 @@ def _parse_tree(
                 )
             if os.path.abspath(incl) not in seen:  # a file already read is skipped
                 seen.add(os.path.abspath(incl))
-                _parse_tree(
+                parse_tree(
                     incl,
-                    _read_file(incl, (fname, line)),
+                    read_file(incl, (fname, line)),
                     (*chain, os.path.abspath(incl)),
                     seen,
                     pragma,
@@ -352,14 +341,14 @@ def _parse_tree(
 def _pragma(value: object, fname: str, line: int, pragma: dict[str, Any]) -> None:
     if not isinstance(value, dict):
         raise InputError(
-            fname, f"line {line}", "an object", _show(value), "value of 'pragma' must be an object"
+            fname, f"line {line}", "an object", show(value), "value of 'pragma' must be an object"
         )
     for name, val in value.items():
         if name not in _PRAGMAS:
             raise InputError(
                 fname,
                 f"line {line}",
-                f"one of the pragmas {_quoted(_PRAGMAS)}",
+                f"one of the pragmas {quoted(_PRAGMAS)}",
                 f"unknown pragma '{name}'",
                 close_matches(name, _PRAGMAS),
             )
@@ -368,7 +357,7 @@ def _pragma(value: object, fname: str, line: int, pragma: dict[str, Any]) -> Non
                 fname,
                 f"line {line}",
                 "true or false",
-                _show(val),
+                show(val),
                 "pragma 'doc-required' must be boolean",
             )
         if name != "doc-required" and (
@@ -378,70 +367,7 @@ def _pragma(value: object, fname: str, line: int, pragma: dict[str, Any]) -> Non
                 fname,
                 f"line {line}",
                 "a list of strings",
-                _show(val),
+                show(val),
                 f"pragma {name} must be a list of strings",
             )
         pragma[name] = val  # as QEMU: one pragma set for the whole schema, last one wins
-
-
-def _name_lint(meta: str, name: str, exceptions: list[str]) -> str | None:
-    """QEMU's naming rules: events UPPER_CASE, commands lower-case, types CamelCase."""
-    match = _VALID_NAME.match(name)
-    if not match or re.sub(r"[^A-Za-z0-9_]", "_", name).startswith("q_"):
-        return f"{meta} has an invalid name"
-    stem = match.group(3)
-    if meta == "event" and re.search(r"[a-z-]", stem):
-        return "name of event must not use lowercase or '-'"
-    if meta == "command" and (
-        re.search(r"[A-Z]", stem) or ("_" in stem and name not in exceptions)
-    ):
-        return "name of command must not use uppercase or '_'"
-    if meta not in ("event", "command") and not re.match(
-        r"[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*$", stem
-    ):
-        return f"name of {meta} must use CamelCase"
-    if meta not in ("event", "command") and name.endswith("List"):  # reserved for array types
-        return f"{meta} name should not end in 'List'"
-    return None
-
-
-def _expr_lints(
-    expr: dict[str, Any], meta: str, name: str, doc: str | None, pragma: dict[str, Any]
-) -> list[str]:
-    """Lints of one definition, in the order QEMU checks them (it stops at the first)."""
-    found = [m for m in (_name_lint(meta, name, pragma.get("command-name-exceptions", [])),) if m]
-    if doc and doc != name:
-        found.append(f"documentation comment is for '{doc}'")
-    elif not doc and pragma.get("doc-required"):
-        found.append("documentation comment required")
-    required, optional = _KEYS[meta]
-    if missing := sorted(set(required) - set(expr)):
-        found.append(f"{meta} misses key{'s' * (len(missing) > 1)} {_quoted(missing)}")
-    if unknown := sorted(set(expr) - set(required) - set(optional)):
-        found.append(
-            f"{meta} has unknown key{'s' * (len(unknown) > 1)} {_quoted(unknown)}; "
-            f"valid keys are {_quoted(sorted(required + optional))}"
-        )
-    allowed = set(optional)
-    found += [
-        f"flag '{k}' may only use false value"
-        for k in _FALSE_FLAGS
-        if k in allowed and k in expr and expr[k] is not False
-    ]
-    found += [
-        f"flag '{k}' may only use true value"
-        for k in _TRUE_FLAGS
-        if k in allowed and k in expr and expr[k] is not True
-    ]
-    if "allow-oob" in expr and "coroutine" in expr and meta == "command":
-        # QEMU forbids the pair until a use case defines its semantics (qapi-code-gen.rst).
-        found.append("flags 'allow-oob' and 'coroutine' are incompatible")
-    return [f"{meta} '{name}': {m}" for m in found]
-
-
-def _features(value: object) -> tuple[str, ...]:
-    items = value if isinstance(value, list) else []
-    names = [
-        f if isinstance(f, str) else f.get("name") if isinstance(f, dict) else None for f in items
-    ]
-    return tuple(n for n in names if isinstance(n, str))
