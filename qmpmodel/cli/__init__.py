@@ -87,12 +87,14 @@ def main() -> None:
 @click.option("--examples", type=click.IntRange(min=1), default=200, show_default=True, help="hypothesis: examples.")
 @click.option("--seed", type=int, default=0, show_default=True, help="hypothesis: random seed.")
 @click.option("--depth", type=click.IntRange(min=1), help="smt: unrolling depth (default 30; 4 with --prove).")
-@click.option("--prove", is_flag=True, help="smt: k-induction instead of bounded checking.")
+@click.option("--prove", is_flag=True, help="smt: prove (k-induction, PDR) instead of bounded checking.")
+@click.option("--method", type=click.Choice(["auto", "kind", "pdr"]), default="auto", show_default=True,
+              help="smt --prove: k-induction (kind), PDR/Spacer (pdr), or k-induction then PDR (auto).")
 @click.option("--out", "out_dir", metavar="DIR", help="Write counterexamples (ITF, Markdown, Mermaid, SVG) to DIR.")
 @click.option("--junit", "junit_file", metavar="FILE", help="Write JUnit XML (a testcase per spec and invariant).")
 @click.option("--sarif", "sarif_file", metavar="FILE", help="Write SARIF 2.1.0 (a result per broken expectation).")
 def check(paths: tuple[str, ...], engine: str, json_file: str | None, max_states: int | None,
-          timeout: float | None, examples: int, seed: int, depth: int | None, prove: bool,
+          timeout: float | None, examples: int, seed: int, depth: int | None, prove: bool, method: str,
           out_dir: str | None, junit_file: str | None, sarif_file: str | None) -> None:
     """Check spec files (or every *.toml under directories) against their pinned expectations."""
     try:
@@ -115,7 +117,7 @@ def check(paths: tuple[str, ...], engine: str, json_file: str | None, max_states
                              examples=examples, seed=seed,
                              # k-induction needs a small k; bounded checking a deep unrolling
                              depth=depth or spec.depth or (4 if prove else EngineOptions().depth),
-                             prove=prove)
+                             prove=prove, method=method)
         r = check_spec(spec, engine, opts, obs)
         obs.done()
         r = replace(r, seconds=time.monotonic() - t0)
@@ -134,6 +136,14 @@ def check(paths: tuple[str, ...], engine: str, json_file: str | None, max_states
             text = inv.note if len(inv.note) <= 90 else inv.note[:87] + "..."  # in full in --json
             note = f"  [{text}]" if text else ""
             click.echo(f"   {flag} {inv.name:<26} {inv.text()} (expected {inv.expected}){note}")
+            if inv.parametric:
+                click.echo(f"        parametric: {inv.parametric}")
+            if inv.method == "pdr" and inv.certificate:
+                # the inductive invariant PDR found: why the property holds
+                for line in inv.certificate[:12]:
+                    click.echo(f"        | {line if len(line) <= 100 else line[:97] + '...'}")
+                if len(inv.certificate) > 12:
+                    click.echo(f"        | ... {len(inv.certificate) - 12} more (--json has all)")
     elapsed = time.monotonic() - t_all
     click.echo(f"{total_states:,} states, {total_trans:,} transitions, depth {max_depth}, {elapsed:.2f} s")
     outcome = worst(r.outcome for r in results)

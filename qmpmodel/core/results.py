@@ -121,6 +121,10 @@ class InvariantResult:
     method: str = ""
     #: ``not-found``: how many random examples were run.
     examples: int | None = None
+    #: ``holds`` by a proof: the inductive invariant (or the lemmas) that prove it, readable.
+    certificate: tuple[str, ...] = ()
+    #: Non-empty when the proof covers more than the spec's bounds: the argument, stated.
+    parametric: str = ""
 
     @property
     def outcome(self) -> Outcome:
@@ -179,9 +183,11 @@ class EngineOptions:
     #: Hypothesis: examples per invariant batch, and the seed.
     examples: int = 200
     seed: int = 0
-    #: SMT: unrolling depth, and k-induction instead of bounded checking.
+    #: SMT: unrolling depth, and proofs instead of bounded checking.
     depth: int = 30
     prove: bool = False
+    #: SMT proofs: ``kind`` (k-induction), ``pdr`` (Spacer) or ``auto`` (k-induction, then PDR).
+    method: str = "auto"
 
 
 @dataclass

@@ -354,7 +354,206 @@ def _dispatcher_first(mv: ModelView) -> Expr:
     return all_of(parts)
 
 
+def _pending(mv: ModelView, m: int, c: int, i: int) -> Expr:
+    """Request ``i`` of client ``c`` is not sent yet, or unread, queued or running on monitor ``m``."""
+    r = _refs_of(mv, c)[i]
+    parts: list[Expr] = [mv.v(f"client{c}.sent") <= i]
+    parts += [mv.v(f"mon{m}.q{j}") == r for j in range(mv.bounds.queue_max)]
+    j = 0
+    while mv.has(f"mon{m}.in{j}"):
+        parts.append(mv.v(f"mon{m}.in{j}") == r)
+        j += 1
+    parts.append((mv.v("dsp.req") == r) & (mv.v("dsp.mon") == m) & _active(mv))
+    return any_of(parts)
+
+
+def _pending_unanswered(mv: ModelView) -> Expr:
+    """A request not sent yet, unread, queued or running has no reply yet, and no later in-band one has.
+
+    Replies to a session's in-band requests come in issue order (the queue and
+    the input are FIFO, one dispatcher): while request ``i`` waits, the last
+    in-band reply the client saw answers an earlier request. This is what
+    makes ``reply-order`` and ``exactly-once-reply`` inductive.
+    """
+    parts: list[Expr] = []
+    for m in _mons(mv):
+        for c in _clients_of(mv, m):
+            last = mv.v(f"client{c}.last_inband")
+            for i in range(mv.bounds.requests + 1):
+                pend = _pending(mv, m, c, i)
+                parts.append(~pend | (~mv.v(f"client{c}.answered{i}") & (last < i)))
+    return all_of(parts)
+
+
+def _answered_before(mv: ModelView) -> Expr:
+    """The last in-band reply a client saw answers a request it sent."""
+    parts: list[Expr] = []
+    for c in range(mv.bounds.clients):
+        last, sent = mv.v(f"client{c}.last_inband"), mv.v(f"client{c}.sent")
+        parts.append(last < sent)
+        parts.append(mv.v(f"client{c}.last_any") < sent)
+    return all_of(parts)
+
+
+def _leaves(e: Expr) -> list[Expr] | None:
+    """The possible results of an update: constants and variables at the leaves of its ``ite`` tree."""
+    if e.op in ("const", "var"):
+        return [e]
+    if e.op == "ite":
+        a, b = _leaves(e.args[1]), _leaves(e.args[2])  # type: ignore[arg-type]
+        return None if a is None or b is None else a + b
+    return None
+
+
+def value_sets(mv: ModelView) -> dict[int, set[int]]:
+    """Per integer variable whose updates are all constants, copies or ``ite`` of them: its possible values.
+
+    A least fixpoint over the updates (a copy ``x := y`` adds ``y``'s values);
+    a variable with an arithmetic update (a counter) has no entry.
+    """
+    model = mv.model
+    vals: dict[int, set[int]] = {v.index: {model.init[v.index]} for v in model.layout.vars if v.sort == "int"}
+    copies: dict[int, set[int]] = {k: set() for k in vals}
+    for a in model.actions:
+        for v, e in a.updates:
+            if v.index not in vals:
+                continue
+            leaves = _leaves(e)
+            if leaves is None:
+                vals.pop(v.index)
+                copies.pop(v.index)
+                continue
+            for x in leaves:
+                if x.op == "const":
+                    vals[v.index].add(int(x.args[0]))  # type: ignore[call-overload]
+                else:
+                    copies[v.index].add(int(x.args[0]))  # type: ignore[call-overload]
+    changed = True
+    while changed:
+        changed = False
+        for k in list(vals):
+            if k not in vals:
+                continue
+            for src in copies[k]:
+                if src != k and src not in vals:
+                    vals.pop(k)
+                    changed = True
+                    break
+                if src != k and not vals[src] <= vals[k]:
+                    vals[k] |= vals[src]
+                    changed = True
+    return vals
+
+
+def _values(mv: ModelView) -> Expr:
+    """Every program counter and identifier holds one of the values some action assigns it."""
+    parts: list[Expr] = []
+    for k, vs in value_sets(mv).items():
+        v = mv.model.layout.vars[k]
+        if len(vs) < v.hi - v.lo + 1:
+            parts.append(any_of(v == x for x in sorted(vs)))
+    return all_of(parts)
+
+
+def _continuation(mv: ModelView) -> Expr:
+    """A dispatcher continuing on a thread (no yield in between) runs with that thread's BQL."""
+    parts: list[Expr] = []
+    sched = mv.v("dsp.sched")
+    for tid, _name in _thread_names(mv):
+        parts.append((sched != K.CONT + tid) | (mv.v("bql") == tid))
+    return all_of(parts)
+
+
+def _sent_kinds(mv: ModelView) -> Expr:
+    """A request that was sent has a kind from the mix (kind variables are set when it is sent)."""
+    parts: list[Expr] = []
+    for c in range(mv.bounds.clients):
+        for i in range(mv.bounds.requests + 1):
+            if mv.has(f"client{c}.kind{i}"):
+                k = mv.v(f"client{c}.kind{i}")
+                parts.append((mv.v(f"client{c}.sent") > i) == (k != 0))
+    return all_of(parts)
+
+
+def _session_mode(mv: ModelView) -> Expr:
+    """A session past negotiation is in command mode; a monitor in command mode has a session that got there."""
+    parts: list[Expr] = []
+    for m in _mons(mv):
+        for c in _clients_of(mv, m):
+            live = mv.v(f"mon{m}.conn") == c + 1
+            parts.append(~(live & (mv.v(f"client{c}.st") == K.C_READY)) | mv.v(f"mon{m}.command_mode"))
+    return all_of(parts)
+
+
+def _unanswered_somewhere(mv: ModelView) -> Expr:
+    """A sent, unanswered request of the live session is unread, queued or running (none is lost)."""
+    parts: list[Expr] = []
+    for m in _mons(mv):
+        for c in _clients_of(mv, m):
+            live = mv.v(f"mon{m}.conn") == c + 1
+            sent = mv.v(f"client{c}.sent")
+            for i in range(mv.bounds.requests + 1):
+                waiting = live & (sent > i) & ~mv.v(f"client{c}.answered{i}")
+                parts.append(~waiting | _pending(mv, m, c, i))
+    return all_of(parts)
+
+
+def _negotiating(mv: ModelView) -> Expr:
+    """A session in negotiation has no reply to its qmp_capabilities yet, and (if it waits) sent nothing else."""
+    if not mv.bounds.negotiate_first:
+        return TRUE
+    parts: list[Expr] = []
+    for c in range(mv.bounds.clients):
+        neg = mv.v(f"client{c}.st") == K.C_NEG
+        parts.append(~neg | ~mv.v(f"client{c}.answered0"))
+        if mv.design.client_wait_negotiation:
+            parts.append(~neg | (mv.v(f"client{c}.sent") <= 1))
+    return all_of(parts)
+
+
+def _dispatcher_exit(mv: ModelView) -> Expr:
+    """The dispatcher exits only after shutdown was requested; idle or exited, it is scheduled nowhere."""
+    dpc, sched = mv.v("dsp.pc"), mv.v("dsp.sched")
+    running = any_of(dpc == x for x in (K.D_POP, K.D_DISPATCH, K.D_REPLY, K.D_CO_START, K.D_CO_END, K.D_AFTER))
+    return all_of([(dpc != K.D_EXIT) | ((mv.v("sd.pc") != K.S_NONE) & (sched == 0)),
+                   (dpc != K.D_WAIT) | (sched == 0), ~running | (sched != 0)])
+
+
+def _bql_holder(mv: ModelView) -> Expr:
+    """The main thread holds the BQL outside a nested loop only while the dispatcher continues on it."""
+    mt_nest, bql = mv.v("main.nest"), mv.v("bql")
+    running = (mv.v("main.pc") == K.RUN) & (mt_nest == K.N_NONE)
+    return ~(running & (bql == K.MAIN)) | (mv.v("dsp.sched") == K.CONT + K.MAIN)
+
+
+def _fresh(mv: ModelView) -> Expr:
+    """A client that has not connected sent nothing; a one-shot BH is pending only for a dispatcher in D_BH."""
+    parts = [(mv.v(f"client{c}.st") != K.C_NEW) | (mv.v(f"client{c}.sent") == 0) for c in range(mv.bounds.clients)]
+    parts.append((mv.v("bh.ctx") == 0) | (mv.v("dsp.pc") == K.D_BH))
+    return all_of(parts)
+
+
+def _closing(mv: ModelView) -> Expr:
+    """CHR_EVENT_CLOSED is pending only while no session is connected."""
+    return all_of(~mv.v(f"mon{m}.closing") | (mv.v(f"mon{m}.conn") == 0) for m in _mons(mv))
+
+
 LEMMAS: tuple[Lemma, ...] = (
+    Lemma("values", "Every variable whose updates are constants or copies holds a value some action "
+          "assigns it (or its initial value).", _values),
+    Lemma("continuation", "A dispatcher continuing on a thread holds that thread's BQL.", _continuation),
+    Lemma("sent-kinds", "A request's kind is set exactly when it is sent.", _sent_kinds),
+    Lemma("session-mode", "A live session past negotiation is in command mode.", _session_mode),
+    Lemma("unanswered-somewhere", "A sent, unanswered request of the live session is unread, queued or "
+          "running.", _unanswered_somewhere),
+    Lemma("negotiating", "A session in negotiation has no reply to qmp_capabilities yet and, if it waits "
+          "for it, sent nothing else.", _negotiating),
+    Lemma("dispatcher-exit", "The dispatcher exits only after shutdown was requested.", _dispatcher_exit),
+    Lemma("bql-holder", "The main loop holds the BQL at top level only while the dispatcher continues on it.",
+          _bql_holder),
+    Lemma("fresh", "A client not yet connected sent nothing; a handler BH is pending only for a dispatcher "
+          "waiting for it.", _fresh),
+    Lemma("closing", "A close is pending only while no session is connected.", _closing),
     Lemma("queue-slots", "Queue slots below qlen hold a request, the others are 0; qlen <= queue_max.",
           _queue_slots),
     Lemma("input-slots", "Input slots below inlen hold a message, the others are 0.", _input_slots),
@@ -389,6 +588,9 @@ LEMMAS: tuple[Lemma, ...] = (
     Lemma("oob-session", "OOB is on only in command mode, and stays on while the session that "
           "negotiated it lives.", _oob_session),
     Lemma("oob-saved", "A request running for a monitor with OOB on was dequeued with OOB on.", _oob_saved),
+    Lemma("pending-unanswered", "A request not yet sent, unread, queued or running has no reply, and the "
+          "last in-band reply its client saw answers an earlier request.", _pending_unanswered),
+    Lemma("answered-before", "The last reply a client saw answers a request it sent.", _answered_before),
 )
 
 

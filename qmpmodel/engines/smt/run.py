@@ -1,0 +1,177 @@
+"""The z3 engine's entry point: bounded checking, or proofs, per pinned property.
+
+Without ``prove`` (:func:`run`): the gate (:mod:`qmpmodel.engines.smt.gate`):
+the explicit pre-pass when the space is small, then one BMC unrolling for
+every state and deadlock property, each bounded by the diameter and pointed
+at its known first failure depth. Verdicts ``violated`` or ``bounded``.
+
+With ``prove``, per property:
+
+* pinned ``violated``: BMC as above (a gate in prove mode still checks that
+  the known bugs are found); a property BMC does not refute is then proved
+  if it can be (a contradicted expectation is reported as such);
+* pinned ``holds``: the lemma library (Houdini, once per model) first; a
+  property among its proved lemmas ``holds`` by k-induction. Otherwise, by
+  ``method``: ``kind`` is k-induction up to ``k = depth`` with the library as
+  candidates; ``pdr`` is Spacer assuming the library; ``auto`` tries
+  k-induction up to :data:`AUTO_K`, then PDR. A property no proof decides is
+  searched by BMC (``violated`` or ``unknown``).
+
+``progress`` (liveness) is not checked: ``unknown``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from qmpmodel.core.expr import Expr
+from qmpmodel.core.model import Model, State
+from qmpmodel.core.results import EngineOptions, EngineResult, InvariantResult
+from qmpmodel.core.task import CheckTask, Observer, Property
+from qmpmodel.core.trace import states_of
+from qmpmodel.engines.smt.bmc import BmcOutcome, Goal, bad_goal
+from qmpmodel.engines.smt.encoding import Encoding
+from qmpmodel.engines.smt.gate import Hints, LemmaLibrary, explicit_hints, goals_for, lemma_library, run_bmc
+from qmpmodel.engines.smt.induction import Stepper, prove
+from qmpmodel.engines.smt.pdr import Describer, pdr
+
+__all__ = ["AUTO_K", "LIVENESS_NOTE", "METHODS", "run"]
+
+LIVENESS_NOTE = "liveness: not checked by the smt engine"
+METHODS = ("auto", "kind", "pdr")
+#: Largest k that ``auto`` tries before PDR.
+AUTO_K = 2
+
+
+def run(task: CheckTask, options: EngineOptions, observer: Observer | None = None,
+        describer: Describer | None = None) -> EngineResult:
+    """Engine entry point (see :mod:`qmpmodel.check`); ``describer`` renders PDR invariants."""
+    if options.method not in METHODS:
+        raise ValueError(f"unknown proof method {options.method!r} (expected one of {', '.join(METHODS)})")
+    model = task.model
+
+    def tick(k: int) -> bool:
+        return observer is None or bool(observer.progress(0, k))
+
+    todo = [(p, e) for p, e in task.obligations if e != "skip" and p.kind != "liveness"]
+    hints = explicit_hints(model, todo)
+    results: dict[str, InvariantResult] = {}
+    states: set[State] = set()
+    if not options.prove:
+        out = run_bmc(model, goals_for(model, todo, hints), options.depth, tick)
+        states = out.states
+        for p, e in todo:
+            results[p.name] = _bmc_verdict(p, e, out, hints, options.depth)
+    else:
+        _prove_all(task, todo, hints, options, tick, describer, results, states)
+    ordered: list[InvariantResult] = []
+    for p, e in task.obligations:
+        if e == "skip":
+            ordered.append(InvariantResult(p.name, e, "unknown", note="skipped by the spec"))
+        elif p.kind == "liveness":
+            ordered.append(InvariantResult(p.name, e, "unknown", note=LIVENESS_NOTE, checked=False))
+        else:
+            ordered.append(results[p.name])
+    complete = all(r.verdict in ("violated", "holds") for r in ordered if r.expected != "skip")
+    depth = max((r.depth or 0 for r in ordered), default=0)
+    return EngineResult(len(states), 0, depth, complete, ordered)
+
+
+def _bmc_verdict(p: Property, expected: str, out: BmcOutcome, hints: Hints | None, depth: int) -> InvariantResult:
+    h = out.hits.get(p.name)
+    exp = expected  # type: ignore[assignment]
+    if h is not None:
+        note = "at the explicit engine's shortest depth" if hints is not None and p.name in hints.first else ""
+        return InvariantResult(p.name, exp, "violated", h.depth, h.trace, note=note)  # type: ignore[arg-type]
+    clear = out.clear.get(p.name, -1)
+    if out.stopped:
+        note = f"time budget exhausted (no violation up to depth {clear})" if clear >= 0 else "time budget exhausted"
+        return InvariantResult(p.name, exp, "unknown", note=note)  # type: ignore[arg-type]
+    bound = depth if hints is None else min(depth, hints.diameter)
+    note = ""
+    if hints is not None and bound == hints.diameter:
+        note = (f"{bound} is the reachability diameter ({hints.states:,} states, explicit engine): "
+                "no reachable state is deeper")
+    return InvariantResult(p.name, exp, "bounded", bound, note=note)  # type: ignore[arg-type]
+
+
+def _prove_all(task: CheckTask, todo: Sequence[tuple[Property, str]], hints: Hints | None, options: EngineOptions,
+               tick: Callable[[int], bool], describer: Describer | None,
+               results: dict[str, InvariantResult], states: set[State]) -> None:
+    model = task.model
+    # 1. the expected violations: BMC, pointed by the hints
+    bugs = [(p, e) for p, e in todo if e == "violated"]
+    if bugs:
+        out = run_bmc(model, goals_for(model, bugs, hints), options.depth, tick)
+        states.update(out.states)
+        for p, e in bugs:
+            if p.name in out.hits or out.stopped:
+                results[p.name] = _bmc_verdict(p, e, out, hints, options.depth)
+    # 2. everything else: proofs, from the lemma library
+    rest = [(p, e) for p, e in todo if p.name not in results]
+    if not rest:
+        return
+    cands = list(task.lemmas())
+    goals = [bad_goal(p, model) for p, _e in rest]
+    bv = Encoding(model, [*(g.bad for g in goals), *(e for _n, e in cands)])
+    li = Encoding(model, [*(g.bad for g in goals), *(e for _n, e in cands)], arith="int")
+    stepper = Stepper(li)
+    lib = lemma_library(model, cands, tick, bv, stepper)
+    refute: list[tuple[Property, str, str]] = []
+    for (p, e), g in zip(rest, goals, strict=True):
+        r = _prove_one(model, p, e, g, lib, options, tick, bv, li, stepper, describer)
+        if isinstance(r, InvariantResult):
+            results[p.name] = r
+        else:
+            refute.append((p, e, r))
+    # 3. what no proof decided: look for a counterexample
+    if refute:
+        props = [(p, e) for p, e, _n in refute]
+        out = run_bmc(model, goals_for(model, props, hints), options.depth, tick)
+        states.update(out.states)
+        for p, e, why in refute:
+            r = _bmc_verdict(p, e, out, hints, options.depth)
+            if r.verdict == "bounded":
+                r = InvariantResult(p.name, r.expected, "unknown", note=f"{why}; {r.text()}")
+            results[p.name] = r
+
+
+def _prove_one(model: Model, p: Property, expected: str, g: Goal, lib: LemmaLibrary, options: EngineOptions,
+               tick: Callable[[int], bool], bv: Encoding, li: Encoding, stepper: Stepper,
+               describer: Describer | None) -> InvariantResult | str:
+    """A ``holds`` result, a ``violated`` one from a base case, or why no proof was found."""
+    exp = expected  # type: ignore[assignment]
+    lemmas = list(lib.proved)
+    if p.kind == "state" and f"invariant:{p.name}" in lib.names():
+        return InvariantResult(p.name, exp, "holds", method="k-induction",  # type: ignore[arg-type]
+                               note=f"1-inductive within the lemma library ({len(lemmas)} lemmas)",
+                               certificate=tuple(n for n, _e in lemmas))
+    why: list[str] = []
+    method = options.method
+    if method in ("kind", "auto"):
+        k = options.depth if method == "kind" else min(AUTO_K, options.depth)
+        po = prove(model, g, lemmas, k, tick, bv, stepper)
+        if po.verdict == "proved":
+            return InvariantResult(p.name, exp, "holds", method="k-induction", note=po.note,  # type: ignore[arg-type]
+                                   certificate=po.lemmas)
+        if po.verdict == "violated" and po.hit is not None:
+            return InvariantResult(p.name, exp, "violated", po.hit.depth, po.hit.trace)  # type: ignore[arg-type]
+        why.append(f"k-induction: {po.note}")
+    if method in ("pdr", "auto"):
+        if tick(0):
+            assume: list[Expr] = [e for _n, e in lemmas]
+            pd = pdr(model, g, assume, li, describer=describer)
+            if pd.verdict == "proved":
+                used = f"; assumes the {len(lemmas)} lemmas of the library" if lemmas else ""
+                return InvariantResult(p.name, exp, "holds", method="pdr",  # type: ignore[arg-type]
+                                       note=pd.note + used, certificate=pd.text)
+            why.append("pdr: " + (pd.note or pd.verdict))
+    return "; ".join(why)
+
+
+def states_seen(model: Model, paths: Sequence[list[int]]) -> set[State]:
+    """Every state along the given paths (for the engine's state count)."""
+    out: set[State] = set()
+    for p in paths:
+        out.update(states_of(model, p))
+    return out
