@@ -18,9 +18,13 @@
   "all families";
 * one ``@invariant`` per checked property (``check_<name>``);
 * steering: given a distance (:func:`~qmpmodel.engines.hypothesis.properties.compile_distance`),
-  ``teardown`` reports the smallest distance of the example's states with
-  ``hypothesis.target``, so Hypothesis' targeting phase climbs towards a
-  violation.
+  each step first draws whether to explore (the drawn family and instance)
+  or to be greedy (the enabled action whose successor is closest to a
+  violation); shrinking moves towards greedy steps. ``teardown`` reports the
+  smallest distance of the example's states with ``hypothesis.target``, so
+  Hypothesis' targeting phase climbs towards a violation too. The distance
+  is a function of the state alone, so a replayed choice sequence takes the
+  same steps (Hypothesis requires it).
 
 A failure raises :class:`PropertyViolation` carrying the action indices of
 the episode.
@@ -166,6 +170,13 @@ def build_machine(model: Model, props: Sequence[Property], *, swarm: bool = True
                 self.draw_subset(data)
                 return
             names = self.runnable()
+            if distance is not None and (len(names) > 1 or len(by[names[0]]) > 1) and \
+                    not data.draw(st.booleans(), label="explore"):
+                # greedy step (a drawn False, which is also what shrinking moves towards): the
+                # enabled action whose successor is closest to a violation, first in model order
+                cands = [o for f in names for o in by[f]]
+                self.take(*min(cands, key=lambda o: (distance(o[1]), o[0])))
+                return
             fam = names[0] if len(names) == 1 else data.draw(st.sampled_from(names), label="family")
             options = by[fam]
             k = 0 if len(options) == 1 else data.draw(st.integers(0, len(options) - 1), label=fam)

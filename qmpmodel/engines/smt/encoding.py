@@ -199,7 +199,16 @@ class Encoding:
     def selector(self, name: str) -> Any:
         return z3.BitVec(name, self.sel_bits) if self.arith == "bv" else z3.Int(name)
 
-    def solver(self) -> Any:
+    def solver(self, one_shot: bool = False) -> Any:
+        """An incremental solver for the encoding's logic; ``one_shot``: bit-blast and SAT per check.
+
+        For a single query (bounded checking told the depth by the explicit
+        engine) bit-blasting the whole unrolling once and running the SAT
+        solver was 4x faster than the incremental finite-domain solver on
+        ``P-stale-capabilities-suspend`` at depth 14 (2.0 s against 8.2 s).
+        """
+        if one_shot and self.arith == "bv":
+            return z3.Then("simplify", "bit-blast", "sat").solver()
         return z3.SolverFor("QF_FD" if self.arith == "bv" else "QF_LIA")
 
     def _const(self, name: str, sort: str) -> Any:
@@ -314,10 +323,10 @@ class Unrolling:
     checking); ``initial=False`` leaves it free (the induction step).
     """
 
-    def __init__(self, enc: Encoding, initial: bool, tag: str = "") -> None:
+    def __init__(self, enc: Encoding, initial: bool, tag: str = "", one_shot: bool = False) -> None:
         self.enc = enc
         self.model = enc.model
-        self.solver = enc.solver()
+        self.solver = enc.solver(one_shot)
         self.tag = tag
         self.states: list[list[Any]] = []
         self.sels: list[Any] = []

@@ -75,9 +75,12 @@ def goals_for(model: Model, obligations: Sequence[Obligation], hints: Hints | No
 
 
 def run_bmc(model: Model, goals: Sequence[Goal], depth: int, tick: Callable[[int], bool] | None = None,
-            enc: Encoding | None = None) -> BmcOutcome:
-    """Bounded model checking of ``goals`` in one unrolling (see :func:`qmpmodel.engines.smt.bmc.bmc`)."""
-    return bmc(model, goals, depth, tick, enc=enc)
+            enc: Encoding | None = None, keep: Sequence[Expr] = ()) -> BmcOutcome:
+    """Bounded model checking of ``goals`` in one unrolling (see :func:`qmpmodel.engines.smt.bmc.bmc`).
+
+    ``keep`` must be proved invariants (the lemma library): asserted at every step.
+    """
+    return bmc(model, goals, depth, tick, keep=keep, enc=enc)
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,20 @@
 """The z3 engine's entry point: bounded checking, or proofs, per pinned property.
 
-Without ``prove`` (:func:`run`): the gate (:mod:`qmpmodel.engines.smt.gate`):
-the explicit pre-pass when the space is small, then one BMC unrolling for
-every state and deadlock property, each bounded by the diameter and pointed
-at its known first failure depth. Verdicts ``violated`` or ``bounded``.
+The gate (:func:`_gate`), in both modes:
 
-With ``prove``, per property:
-
-* pinned ``violated``: BMC as above (a gate in prove mode still checks that
-  the known bugs are found); a property BMC does not refute is then proved
-  if it can be (a contradicted expectation is reported as such);
-* pinned ``holds``: the lemma library (Houdini, once per model) first; a
-  property among its proved lemmas ``holds`` by k-induction. Otherwise, by
-  ``method``: ``kind`` is k-induction up to ``k = depth`` with the library as
-  candidates; ``pdr`` is Spacer assuming the library; ``auto`` tries
-  k-induction up to :data:`AUTO_K`, then PDR. A property no proof decides is
-  searched by BMC (``violated`` or ``unknown``).
+* the explicit pre-pass when the space is small (:mod:`qmpmodel.engines.smt.gate`):
+  the reachability diameter and the shortest violation depths;
+* properties pinned ``holds``: the lemma library (Houdini, once per model);
+  a property among its proved lemmas ``holds`` by k-induction. Otherwise
+  k-induction up to :data:`AUTO_K` with the library as candidates. With
+  ``prove``, by ``method``: ``kind`` is k-induction up to ``k = depth``;
+  ``pdr`` is Spacer assuming the library; ``auto`` tries k-induction up to
+  :data:`AUTO_K`, then PDR;
+* everything else, the expected violations included (so a gate in prove
+  mode still checks that the known bugs are found), in one BMC unrolling,
+  each goal bounded by the diameter and pointed at its first failure depth.
+  Verdicts ``violated`` or ``bounded``; with ``prove``, a property no proof
+  decided and BMC did not refute is ``unknown`` (the note says why).
 
 ``progress`` (liveness) is not checked: ``unknown``.
 """
@@ -57,13 +56,7 @@ def run(task: CheckTask, options: EngineOptions, observer: Observer | None = Non
     hints = explicit_hints(model, todo)
     results: dict[str, InvariantResult] = {}
     states: set[State] = set()
-    if not options.prove:
-        out = run_bmc(model, goals_for(model, todo, hints), options.depth, tick)
-        states = out.states
-        for p, e in todo:
-            results[p.name] = _bmc_verdict(p, e, out, hints, options.depth)
-    else:
-        _prove_all(task, todo, hints, options, tick, describer, results, states)
+    _gate(task, todo, hints, options, tick, describer, results, states)
     ordered: list[InvariantResult] = []
     for p, e in task.obligations:
         if e == "skip":
@@ -95,45 +88,54 @@ def _bmc_verdict(p: Property, expected: str, out: BmcOutcome, hints: Hints | Non
     return InvariantResult(p.name, exp, "bounded", bound, note=note)  # type: ignore[arg-type]
 
 
-def _prove_all(task: CheckTask, todo: Sequence[tuple[Property, str]], hints: Hints | None, options: EngineOptions,
-               tick: Callable[[int], bool], describer: Describer | None,
-               results: dict[str, InvariantResult], states: set[State]) -> None:
+def _gate(task: CheckTask, todo: Sequence[tuple[Property, str]], hints: Hints | None, options: EngineOptions,
+          tick: Callable[[int], bool], describer: Describer | None,
+          results: dict[str, InvariantResult], states: set[State]) -> None:
+    """BMC for the expected violations, proofs for the rest, then BMC for what no proof decided."""
     model = task.model
-    # 1. the expected violations: BMC, pointed by the hints
+    goals_all = [bad_goal(p, model) for p, _e in todo]
+    cands = list(task.lemmas())
+    bv = Encoding(model, [*(g.bad for g in goals_all), *(e for _n, e in cands)])
+    # 1. the expected violations first, each queried at the explicit engine's depth when known:
+    # a gate's first counterexample does not wait for the proofs
     bugs = [(p, e) for p, e in todo if e == "violated"]
-    if bugs:
-        out = run_bmc(model, goals_for(model, bugs, hints), options.depth, tick)
+    # (the stuck test of no-deadlock gets its own run: it suits another solver, see bmc)
+    for batch in ([b for b in bugs if b[0].kind != "deadlock"], [b for b in bugs if b[0].kind == "deadlock"]):
+        if not batch:
+            continue
+        out = run_bmc(model, goals_for(model, batch, hints), options.depth, tick, enc=bv)
         states.update(out.states)
-        for p, e in bugs:
-            if p.name in out.hits or out.stopped:
+        for p, e in batch:
+            if p.name in out.hits or out.stopped or hints is not None:
                 results[p.name] = _bmc_verdict(p, e, out, hints, options.depth)
-    # 2. everything else: proofs, from the lemma library
+    # 2. proofs, from the lemma library
     rest = [(p, e) for p, e in todo if p.name not in results]
     if not rest:
         return
-    cands = list(task.lemmas())
     goals = [bad_goal(p, model) for p, _e in rest]
-    bv = Encoding(model, [*(g.bad for g in goals), *(e for _n, e in cands)])
     li = Encoding(model, [*(g.bad for g in goals), *(e for _n, e in cands)], arith="int")
     stepper = Stepper(li)
     lib = lemma_library(model, cands, tick, bv, stepper)
-    refute: list[tuple[Property, str, str]] = []
+    why: dict[str, str] = {}
     for (p, e), g in zip(rest, goals, strict=True):
         r = _prove_one(model, p, e, g, lib, options, tick, bv, li, stepper, describer)
         if isinstance(r, InvariantResult):
             results[p.name] = r
         else:
-            refute.append((p, e, r))
-    # 3. what no proof decided: look for a counterexample
-    if refute:
-        props = [(p, e) for p, e, _n in refute]
-        out = run_bmc(model, goals_for(model, props, hints), options.depth, tick)
-        states.update(out.states)
-        for p, e, why in refute:
-            r = _bmc_verdict(p, e, out, hints, options.depth)
-            if r.verdict == "bounded":
-                r = InvariantResult(p.name, r.expected, "unknown", note=f"{why}; {r.text()}")
-            results[p.name] = r
+            why[p.name] = r
+    # 3. BMC for what no proof decided; the proved lemmas hold on every reachable state:
+    # asserting them at every step prunes the paths the solver must refute, no real one
+    rest = [(p, e) for p, e in rest if p.name not in results]
+    if not rest:
+        return
+    keep = [e for _n, e in lib.proved]
+    out = run_bmc(model, goals_for(model, rest, hints), options.depth, tick, enc=bv, keep=keep)
+    states.update(out.states)
+    for p, e in rest:
+        r = _bmc_verdict(p, e, out, hints, options.depth)
+        if options.prove and r.verdict == "bounded" and p.name in why:
+            r = InvariantResult(p.name, r.expected, "unknown", depth=r.depth, note=f"{why[p.name]}; {r.text()}")
+        results[p.name] = r
 
 
 def _prove_one(model: Model, p: Property, expected: str, g: Goal, lib: LemmaLibrary, options: EngineOptions,
@@ -147,9 +149,9 @@ def _prove_one(model: Model, p: Property, expected: str, g: Goal, lib: LemmaLibr
                                note=f"1-inductive within the lemma library ({len(lemmas)} lemmas)",
                                certificate=tuple(n for n, _e in lemmas))
     why: list[str] = []
-    method = options.method
+    method = options.method if options.prove else "kind"
     if method in ("kind", "auto"):
-        k = options.depth if method == "kind" else min(AUTO_K, options.depth)
+        k = options.depth if method == "kind" and options.prove else min(AUTO_K, options.depth)
         po = prove(model, g, lemmas, k, tick, bv, stepper)
         if po.verdict == "proved":
             return InvariantResult(p.name, exp, "holds", method="k-induction", note=po.note,  # type: ignore[arg-type]
