@@ -14,15 +14,17 @@ within 10 s, ratio at most 1.5. ``--check`` also times
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
-from qmpmodel.check import check_spec, prepare
-from qmpmodel.core.results import EngineOptions
-from qmpmodel.engines.hypothesis import compile_properties, replay_violation, search
-from qmpmodel.specs import load_spec
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qmpmodel.check import check_spec, prepare  # noqa: E402
+from qmpmodel.core.results import EngineOptions  # noqa: E402
+from qmpmodel.engines.hypothesis import compile_properties, replay_violation, search  # noqa: E402
+from qmpmodel.specs import load_spec  # noqa: E402
 
 
 def main() -> None:

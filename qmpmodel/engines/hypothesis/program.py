@@ -43,7 +43,7 @@ def parse_program(model: Model, text: str) -> list[int]:
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "step"
                 and len(node.args) == 1 and isinstance(node.args[0], ast.Constant)):
             continue
-        fam = node.args[0].value
+        fam = str(node.args[0].value)
         params = tuple((kw.arg, ast.literal_eval(kw.value)) for kw in node.keywords)
         key = (fam, params)
         if key not in index:

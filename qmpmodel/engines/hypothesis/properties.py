@@ -35,7 +35,10 @@ from qmpmodel.core.task import CheckTask
 from qmpmodel.core.task import Property as TaskProperty
 from qmpmodel.core.trace import trace_from_path
 
-__all__ = ["Property", "bad_expr", "compile_distance", "compile_properties", "confirm_with_explicit",
+#: Largest number of one-step preconditions :func:`compile_distance` includes.
+MAX_PRECONDITIONS = 64
+
+__all__ = ["MAX_PRECONDITIONS", "Property", "bad_expr", "compile_distance", "compile_properties", "confirm_with_explicit",
            "replay_violation", "substitute"]
 
 
@@ -186,7 +189,9 @@ def _dist(e: Expr, want: bool) -> str:
         return (f"min({_dist(c, True)} + {_dist(t, want)}, "  # type: ignore[arg-type]
                 f"{_dist(c, False)} + {_dist(f, want)})")  # type: ignore[arg-type]
     x, y = (to_python(v) for v in a)  # type: ignore[arg-type]
-    if a[0].sort == "bool":  # type: ignore[union-attr]
+    first = a[0]
+    assert isinstance(first, Expr)
+    if first.sort == "bool":
         same = f"(bool({x}) == bool({y}))"
         eq = op == "=="
         return f"(0 if {same} == {eq == want} else 1)"
@@ -214,8 +219,12 @@ def compile_distance(model: Model, bad: Expr) -> Callable[[State], int]:
         upd = {v.index: e for v, e in a.updates}
         if reads & set(upd):
             pre.append(a.guard & substitute(bad, upd))
+    # a precondition over most of the model (the stuck test of no-deadlock reads nearly every
+    # variable) costs more per step than it steers: the distance of ``bad`` alone is graded there
+    # (one unit per enabled fair action)
+    use_wp = 0 < len(pre) <= MAX_PRECONDITIONS
     wp = any_of(pre)
-    body = f"min(4 * {_dist(bad, True)}, 1 + {_dist(wp, True)})" if pre else f"4 * {_dist(bad, True)}"
+    body = f"min(4 * {_dist(bad, True)}, 1 + {_dist(wp, True)})" if use_wp else f"4 * {_dist(bad, True)}"
     env: dict[str, object] = {}
     exec(compile(f"def dist(s):\n    return {body}\n", "<qmpmodel distance>", "exec"), env)
     return env["dist"]  # type: ignore[return-value]

@@ -35,8 +35,8 @@ def run(task: CheckTask, options: EngineOptions, observer: Observer | None = Non
     notes: dict[str, str] = {}
 
     todo = [(inv, exp) for inv, exp in pinned if exp != "skip" and inv.kind != "liveness"]
-    for inv, exp in todo:
-        if exp != "violated" or stats.stopped:
+    for inv, want in todo:
+        if want != "violated" or stats.stopped:
             continue
         (prop,) = compile_properties(model, [inv])
         out = search(model, [prop], examples=options.examples, seed=options.seed, stats=stats)

@@ -20,7 +20,12 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from qmpmodel.core.model import Model, compile_successors
 from qmpmodel.core.results import Trace
-from qmpmodel.engines.hypothesis.machine import PropertyViolation, SearchStats, Stopped, build_machine
+from qmpmodel.engines.hypothesis.machine import (
+    PropertyViolation,
+    SearchStats,
+    Stopped,
+    build_machine,
+)
 from qmpmodel.engines.hypothesis.properties import Property, compile_distance, replay_violation
 from qmpmodel.engines.hypothesis.shrink import minimise_path
 
@@ -90,7 +95,7 @@ def search(model: Model, props: Sequence[Property], *, examples: int, seed: int,
     name: str | None = None
     try:
         with with_reporter(_discard):
-            run_state_machine_as_test(machine, settings=engine_settings(examples, steps))
+            run_state_machine_as_test(machine, settings=engine_settings(examples, steps))  # type: ignore[no-untyped-call]
     except PropertyViolation as e:
         name, raw = e.prop.name, e.path
     except Stopped:
@@ -119,5 +124,5 @@ def search(model: Model, props: Sequence[Property], *, examples: int, seed: int,
     return SearchOutcome(name, raw, tuple(path), trace, first, examples=stats.examples - start)
 
 
-def _discard(_text: str) -> None:
+def _discard(_text: object) -> None:
     """Hypothesis' reporter while the engine runs: the engine never prints."""

@@ -66,7 +66,7 @@ def to_z3(e: Expr, state: Sequence[Any], cache: dict[int, Any] | None = None) ->
             return hit
         op = x.op
         if op == "var":
-            out = state[x.args[0]]  # type: ignore[index]
+            out = state[int(x.args[0])]  # type: ignore[call-overload]
         elif op == "const":
             v = x.args[0]
             out = z3.BoolVal(bool(v)) if x.sort == "bool" else z3.IntVal(int(v))  # type: ignore[call-overload]
@@ -108,7 +108,7 @@ def _interval(e: Expr, ranges: Sequence[tuple[int, int]], memo: dict[int, tuple[
         return hit
     op = e.op
     if op == "var":
-        out = ranges[e.args[0]]  # type: ignore[index]
+        out = ranges[int(e.args[0])]  # type: ignore[call-overload]
     elif op == "const":
         out = (int(e.args[0]), int(e.args[0]))  # type: ignore[call-overload]
     elif op == "ite":
@@ -120,7 +120,7 @@ def _interval(e: Expr, ranges: Sequence[tuple[int, int]], memo: dict[int, tuple[
     else:
         raise ModelDefinitionError(f"not an integer expression: {op!r}")
     memo[id(e)] = out
-    return out
+    return (int(out[0]), int(out[1]))
 
 
 def _int_exprs(e: Expr, out: list[Expr], seen: set[int]) -> None:
@@ -155,8 +155,8 @@ def bit_width(model: Model, extra: Sequence[Expr] = ()) -> int:
     memo: dict[int, tuple[int, int]] = {}
     lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
     for e in exprs:
-        a, b = _interval(e, ranges, memo)
-        lo, hi = min(lo, a), max(hi, b)
+        lo_e, hi_e = _interval(e, ranges, memo)
+        lo, hi = min(lo, lo_e), max(hi, hi_e)
     w = 2
     while not (-(1 << (w - 1)) <= lo and hi < (1 << (w - 1))):
         w += 1

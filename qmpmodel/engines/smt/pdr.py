@@ -72,7 +72,7 @@ def _rules(enc: Encoding) -> list[tuple[Any, list[Any]]]:
         base = len(texts)
         texts.append(enc.smt(a.guard))
         cells = []
-        for k, v in enumerate(model.layout.vars):
+        for k, _v in enumerate(model.layout.vars):
             if k in upd:
                 t = enc.smt(upd[k])
                 texts.append(f"(= n!{k} {t})")

@@ -25,12 +25,19 @@ from collections.abc import Callable, Sequence
 
 from qmpmodel.core.expr import Expr
 from qmpmodel.core.model import Model, State
-from qmpmodel.core.results import EngineOptions, EngineResult, InvariantResult
+from qmpmodel.core.results import EngineOptions, EngineResult, Expected, InvariantResult
 from qmpmodel.core.task import CheckTask, Observer, Property
 from qmpmodel.core.trace import states_of
 from qmpmodel.engines.smt.bmc import BmcOutcome, Goal, bad_goal
 from qmpmodel.engines.smt.encoding import Encoding
-from qmpmodel.engines.smt.gate import Hints, LemmaLibrary, explicit_hints, goals_for, lemma_library, run_bmc
+from qmpmodel.engines.smt.gate import (
+    Hints,
+    LemmaLibrary,
+    explicit_hints,
+    goals_for,
+    lemma_library,
+    run_bmc,
+)
 from qmpmodel.engines.smt.induction import Stepper, prove
 from qmpmodel.engines.smt.pdr import Describer, pdr
 
@@ -70,50 +77,50 @@ def run(task: CheckTask, options: EngineOptions, observer: Observer | None = Non
     return EngineResult(len(states), 0, depth, complete, ordered)
 
 
-def _bmc_verdict(p: Property, expected: str, out: BmcOutcome, hints: Hints | None, depth: int) -> InvariantResult:
+def _bmc_verdict(p: Property, expected: Expected, out: BmcOutcome, hints: Hints | None, depth: int) -> InvariantResult:
     h = out.hits.get(p.name)
-    exp = expected  # type: ignore[assignment]
+    exp: Expected = expected
     if h is not None:
         note = "at the explicit engine's shortest depth" if hints is not None and p.name in hints.first else ""
-        return InvariantResult(p.name, exp, "violated", h.depth, h.trace, note=note)  # type: ignore[arg-type]
+        return InvariantResult(p.name, exp, "violated", h.depth, h.trace, note=note)
     clear = out.clear.get(p.name, -1)
     if out.stopped:
         note = f"time budget exhausted (no violation up to depth {clear})" if clear >= 0 else "time budget exhausted"
-        return InvariantResult(p.name, exp, "unknown", note=note)  # type: ignore[arg-type]
+        return InvariantResult(p.name, exp, "unknown", note=note)
     bound = depth if hints is None else min(depth, hints.diameter)
     note = ""
     if hints is not None and bound == hints.diameter:
         note = (f"{bound} is the reachability diameter ({hints.states:,} states, explicit engine): "
                 "no reachable state is deeper")
-    return InvariantResult(p.name, exp, "bounded", bound, note=note)  # type: ignore[arg-type]
+    return InvariantResult(p.name, exp, "bounded", bound, note=note)
 
 
-def _gate(task: CheckTask, todo: Sequence[tuple[Property, str]], hints: Hints | None, options: EngineOptions,
+def _gate(task: CheckTask, todo: Sequence[tuple[Property, Expected]], hints: Hints | None, options: EngineOptions,
           tick: Callable[[int], bool], describer: Describer | None,
           results: dict[str, InvariantResult], states: set[State]) -> None:
     """BMC for the expected violations, proofs for the rest, then BMC for what no proof decided."""
     model = task.model
     goals_all = [bad_goal(p, model) for p, _e in todo]
     cands = list(task.lemmas())
-    bv = Encoding(model, [*(g.bad for g in goals_all), *(e for _n, e in cands)])
+    bv = Encoding(model, [*(g.bad for g in goals_all), *(x for _n, x in cands)])
     # 1. the expected violations first, each queried at the explicit engine's depth when known:
     # a gate's first counterexample does not wait for the proofs
-    bugs = [(p, e) for p, e in todo if e == "violated"]
+    bugs: list[tuple[Property, Expected]] = [(p, e) for p, e in todo if e == "violated"]
     # (the stuck test of no-deadlock gets its own run: it suits another solver, see bmc)
     for batch in ([b for b in bugs if b[0].kind != "deadlock"], [b for b in bugs if b[0].kind == "deadlock"]):
         if not batch:
             continue
         out = run_bmc(model, goals_for(model, batch, hints), options.depth, tick, enc=bv)
         states.update(out.states)
-        for p, e in batch:
+        for p, want in batch:
             if p.name in out.hits or out.stopped or hints is not None:
-                results[p.name] = _bmc_verdict(p, e, out, hints, options.depth)
+                results[p.name] = _bmc_verdict(p, want, out, hints, options.depth)
     # 2. proofs, from the lemma library
     rest = [(p, e) for p, e in todo if p.name not in results]
     if not rest:
         return
     goals = [bad_goal(p, model) for p, _e in rest]
-    li = Encoding(model, [*(g.bad for g in goals), *(e for _n, e in cands)], arith="int")
+    li = Encoding(model, [*(g.bad for g in goals), *(x for _n, x in cands)], arith="int")
     stepper = Stepper(li)
     lib = lemma_library(model, cands, tick, bv, stepper)
     why: dict[str, str] = {}
@@ -128,7 +135,7 @@ def _gate(task: CheckTask, todo: Sequence[tuple[Property, str]], hints: Hints | 
     rest = [(p, e) for p, e in rest if p.name not in results]
     if not rest:
         return
-    keep = [e for _n, e in lib.proved]
+    keep = [x for _n, x in lib.proved]
     out = run_bmc(model, goals_for(model, rest, hints), options.depth, tick, enc=bv, keep=keep)
     states.update(out.states)
     for p, e in rest:
@@ -138,14 +145,14 @@ def _gate(task: CheckTask, todo: Sequence[tuple[Property, str]], hints: Hints | 
         results[p.name] = r
 
 
-def _prove_one(model: Model, p: Property, expected: str, g: Goal, lib: LemmaLibrary, options: EngineOptions,
+def _prove_one(model: Model, p: Property, expected: Expected, g: Goal, lib: LemmaLibrary, options: EngineOptions,
                tick: Callable[[int], bool], bv: Encoding, li: Encoding, stepper: Stepper,
                describer: Describer | None) -> InvariantResult | str:
     """A ``holds`` result, a ``violated`` one from a base case, or why no proof was found."""
-    exp = expected  # type: ignore[assignment]
+    exp: Expected = expected
     lemmas = list(lib.proved)
     if p.kind == "state" and f"invariant:{p.name}" in lib.names():
-        return InvariantResult(p.name, exp, "holds", method="k-induction",  # type: ignore[arg-type]
+        return InvariantResult(p.name, exp, "holds", method="k-induction",
                                note=f"1-inductive within the lemma library ({len(lemmas)} lemmas)",
                                certificate=tuple(n for n, _e in lemmas))
     why: list[str] = []
@@ -154,20 +161,19 @@ def _prove_one(model: Model, p: Property, expected: str, g: Goal, lib: LemmaLibr
         k = options.depth if method == "kind" and options.prove else min(AUTO_K, options.depth)
         po = prove(model, g, lemmas, k, tick, bv, stepper)
         if po.verdict == "proved":
-            return InvariantResult(p.name, exp, "holds", method="k-induction", note=po.note,  # type: ignore[arg-type]
+            return InvariantResult(p.name, exp, "holds", method="k-induction", note=po.note,
                                    certificate=po.lemmas)
         if po.verdict == "violated" and po.hit is not None:
-            return InvariantResult(p.name, exp, "violated", po.hit.depth, po.hit.trace)  # type: ignore[arg-type]
+            return InvariantResult(p.name, exp, "violated", po.hit.depth, po.hit.trace)
         why.append(f"k-induction: {po.note}")
-    if method in ("pdr", "auto"):
-        if tick(0):
-            assume: list[Expr] = [e for _n, e in lemmas]
-            pd = pdr(model, g, assume, li, describer=describer)
-            if pd.verdict == "proved":
-                used = f"; assumes the {len(lemmas)} lemmas of the library" if lemmas else ""
-                return InvariantResult(p.name, exp, "holds", method="pdr",  # type: ignore[arg-type]
-                                       note=pd.note + used, certificate=pd.text)
-            why.append("pdr: " + (pd.note or pd.verdict))
+    if method in ("pdr", "auto") and tick(0):
+        assume: list[Expr] = [e for _n, e in lemmas]
+        pd = pdr(model, g, assume, li, describer=describer)
+        if pd.verdict == "proved":
+            used = f"; assumes the {len(lemmas)} lemmas of the library" if lemmas else ""
+            return InvariantResult(p.name, exp, "holds", method="pdr",
+                                   note=pd.note + used, certificate=pd.text)
+        why.append("pdr: " + (pd.note or pd.verdict))
     return "; ".join(why)
 
 
