@@ -27,7 +27,6 @@ from qmpmodel.core.expr import Expr
 from qmpmodel.core.model import Model, State
 from qmpmodel.core.results import EngineOptions, EngineResult, Expected, InvariantResult
 from qmpmodel.core.task import CheckTask, Observer, Property
-from qmpmodel.core.trace import states_of
 from qmpmodel.engines.smt.bmc import BmcOutcome, Goal, bad_goal
 from qmpmodel.engines.smt.encoding import Encoding
 from qmpmodel.engines.smt.gate import (
@@ -41,7 +40,7 @@ from qmpmodel.engines.smt.gate import (
 from qmpmodel.engines.smt.induction import Stepper, prove
 from qmpmodel.engines.smt.pdr import Describer, pdr
 
-__all__ = ["AUTO_K", "LIVENESS_NOTE", "METHODS", "run"]
+__all__ = ["AUTO_K", "LIVENESS_NOTE", "METHODS", "prove_property", "run"]
 
 LIVENESS_NOTE = "liveness: not checked by the smt engine"
 METHODS = ("auto", "kind", "pdr")
@@ -125,7 +124,7 @@ def _gate(task: CheckTask, todo: Sequence[tuple[Property, Expected]], hints: Hin
     lib = lemma_library(model, cands, tick, bv, stepper)
     why: dict[str, str] = {}
     for (p, e), g in zip(rest, goals, strict=True):
-        r = _prove_one(model, p, e, g, lib, options, tick, bv, li, stepper, describer)
+        r = prove_property(model, p, e, g, lib, options, tick, bv, li, stepper, describer)
         if isinstance(r, InvariantResult):
             results[p.name] = r
         else:
@@ -145,7 +144,7 @@ def _gate(task: CheckTask, todo: Sequence[tuple[Property, Expected]], hints: Hin
         results[p.name] = r
 
 
-def _prove_one(model: Model, p: Property, expected: Expected, g: Goal, lib: LemmaLibrary, options: EngineOptions,
+def prove_property(model: Model, p: Property, expected: Expected, g: Goal, lib: LemmaLibrary, options: EngineOptions,
                tick: Callable[[int], bool], bv: Encoding, li: Encoding, stepper: Stepper,
                describer: Describer | None) -> InvariantResult | str:
     """A ``holds`` result, a ``violated`` one from a base case, or why no proof was found."""
@@ -175,11 +174,3 @@ def _prove_one(model: Model, p: Property, expected: Expected, g: Goal, lib: Lemm
                                    note=pd.note + used, certificate=pd.text)
         why.append("pdr: " + (pd.note or pd.verdict))
     return "; ".join(why)
-
-
-def states_seen(model: Model, paths: Sequence[list[int]]) -> set[State]:
-    """Every state along the given paths (for the engine's state count)."""
-    out: set[State] = set()
-    for p in paths:
-        out.update(states_of(model, p))
-    return out
