@@ -85,7 +85,7 @@ def test_finds_cross_session_reply_and_replays() -> None:
 def test_engine_contract_on_qemu_current() -> None:
     prepared = prepare(load_spec(CURRENT))
     task = prepared.task.only(["suspend-balance", "reply-order-all", "no-cross-session-reply", "progress"])
-    r = run(task, EngineOptions(examples=150, seed=0))
+    r = run(task, EngineOptions(examples=300, seed=0))
     assert not r.complete
     assert r.states > 1 and r.transitions >= r.depth > 0
     by = {i.name: i for i in r.invariants}
@@ -94,8 +94,8 @@ def test_engine_contract_on_qemu_current() -> None:
         assert by[name].trace is not None and by[name].depth == by[name].trace.depth
     # random testing never claims "holds"
     assert all(i.verdict in ("violated", "not-found", "unknown") for i in r.invariants)
-    assert by["suspend-balance"].verdict == "not-found" and by["suspend-balance"].examples == 150
-    assert by["suspend-balance"].text() == "not found in 150 examples"
+    assert by["suspend-balance"].verdict == "not-found" and by["suspend-balance"].examples == 300
+    assert by["suspend-balance"].text() == "not found in 300 examples"
     assert by["suspend-balance"].outcome == "inconclusive"
     assert "liveness" in by["progress"].note
 

@@ -148,3 +148,17 @@ def test_prove_mode_on_tiny_decides_every_safety_property() -> None:
             assert i.verdict == "violated" and i.depth == 13 and i.met
         else:
             assert i.verdict == "holds" and i.method in ("k-induction", "pdr"), (i.name, i.verdict, i.note)
+
+
+def test_cli_method_flag_and_exit_code() -> None:
+    from click.testing import CliRunner
+
+    from qmpmodel.cli import main
+
+    r = CliRunner().invoke(main, ["check", TINY, "--engine", "smt", "--prove", "--method", "kind"])
+    # progress (liveness) stays undecided: exit 3, nothing contradicted
+    assert r.exit_code == 3, r.output
+    assert "reply-order-all            violated at depth 13" in r.output
+    assert "no-deadlock                holds (k-induction)" in r.output
+    bad = CliRunner().invoke(main, ["check", TINY, "--engine", "smt", "--prove", "--method", "ic3"])
+    assert bad.exit_code == 2

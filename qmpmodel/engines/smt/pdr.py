@@ -131,7 +131,7 @@ def pdr(model: Model, goal: Goal, assume: Sequence[Expr] = (), enc: Encoding | N
     try:
         r = fp.query(err())
     except z3.Z3Exception as e:  # pragma: no cover - z3 internal failure
-        return PdrOutcome("unknown", note=f"spacer failed: {e}")
+        return PdrOutcome("unknown", note=f"spacer stopped: {e}")
     if r == z3.sat:
         return PdrOutcome("reachable")
     if r != z3.unsat:

@@ -40,12 +40,14 @@ from qmpmodel.engines.smt.gate import (
 from qmpmodel.engines.smt.induction import Stepper, prove
 from qmpmodel.engines.smt.pdr import Describer, pdr
 
-__all__ = ["AUTO_K", "LIVENESS_NOTE", "METHODS", "prove_property", "run"]
+__all__ = ["AUTO_K", "LIVENESS_NOTE", "METHODS", "PDR_RLIMIT", "prove_property", "run"]
 
 LIVENESS_NOTE = "liveness: not checked by the smt engine"
 METHODS = ("auto", "kind", "pdr")
 #: Largest k that ``auto`` tries before PDR.
 AUTO_K = 2
+#: z3 resource limit of one PDR run (deterministic, unlike a timeout): about a minute of Spacer.
+PDR_RLIMIT = 60_000_000
 
 
 def run(task: CheckTask, options: EngineOptions, observer: Observer | None = None,
@@ -167,7 +169,7 @@ def prove_property(model: Model, p: Property, expected: Expected, g: Goal, lib: 
         why.append(f"k-induction: {po.note}")
     if method in ("pdr", "auto") and tick(0):
         assume: list[Expr] = [e for _n, e in lemmas]
-        pd = pdr(model, g, assume, li, describer=describer)
+        pd = pdr(model, g, assume, li, rlimit=PDR_RLIMIT, describer=describer)
         if pd.verdict == "proved":
             used = f"; assumes the {len(lemmas)} lemmas of the library" if lemmas else ""
             return InvariantResult(p.name, exp, "holds", method="pdr",
