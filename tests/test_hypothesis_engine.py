@@ -37,7 +37,7 @@ TINY = ROOT / "specs" / "tiny.toml"
 BUGS = sorted((ROOT / "specs" / "bugs").glob("*.toml"))
 
 #: Budgets of the bug-spec test: examples until the first counterexample, Hypothesis' shrink steps.
-BUG_EXAMPLES = 400
+BUG_EXAMPLES = 1000
 BUG_SHRINK_STEPS = 300
 
 #: Bugs too rare for the steered search within BUG_EXAMPLES (seed 0): spec stem, invariant -> reason.
@@ -104,7 +104,7 @@ def test_same_seed_same_result() -> None:
     prepared = prepare(load_spec(TINY))
 
     def once(seed: int) -> tuple[object, ...]:
-        r = run(prepared.task, EngineOptions(examples=20, seed=seed))
+        r = run(prepared.task, EngineOptions(examples=60, seed=seed))
         return (r.states, r.transitions, r.depth,
                 tuple((i.name, i.verdict, i.depth, i.trace.path() if i.trace else None, i.note)
                       for i in r.invariants))

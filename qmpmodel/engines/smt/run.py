@@ -78,6 +78,13 @@ def run(task: CheckTask, options: EngineOptions, observer: Observer | None = Non
     return EngineResult(len(states), 0, depth, complete, ordered)
 
 
+def _bmc_depth(options: EngineOptions, hints: Hints | None) -> int:
+    """The unrolling bound: ``depth``, or with ``prove`` (where ``depth`` is the largest k) the diameter."""
+    if options.prove and hints is not None:
+        return max(options.depth, hints.diameter)
+    return options.depth
+
+
 def _bmc_verdict(p: Property, expected: Expected, out: BmcOutcome, hints: Hints | None, depth: int) -> InvariantResult:
     h = out.hits.get(p.name)
     exp: Expected = expected
@@ -111,11 +118,11 @@ def _gate(task: CheckTask, todo: Sequence[tuple[Property, Expected]], hints: Hin
     for batch in ([b for b in bugs if b[0].kind != "deadlock"], [b for b in bugs if b[0].kind == "deadlock"]):
         if not batch:
             continue
-        out = run_bmc(model, goals_for(model, batch, hints), options.depth, tick, enc=bv)
+        out = run_bmc(model, goals_for(model, batch, hints), _bmc_depth(options, hints), tick, enc=bv)
         states.update(out.states)
         for p, want in batch:
             if p.name in out.hits or out.stopped or hints is not None:
-                results[p.name] = _bmc_verdict(p, want, out, hints, options.depth)
+                results[p.name] = _bmc_verdict(p, want, out, hints, _bmc_depth(options, hints))
     # 2. proofs, from the lemma library
     rest = [(p, e) for p, e in todo if p.name not in results]
     if not rest:
@@ -137,10 +144,10 @@ def _gate(task: CheckTask, todo: Sequence[tuple[Property, Expected]], hints: Hin
     if not rest:
         return
     keep = [x for _n, x in lib.proved]
-    out = run_bmc(model, goals_for(model, rest, hints), options.depth, tick, enc=bv, keep=keep)
+    out = run_bmc(model, goals_for(model, rest, hints), _bmc_depth(options, hints), tick, enc=bv, keep=keep)
     states.update(out.states)
     for p, e in rest:
-        r = _bmc_verdict(p, e, out, hints, options.depth)
+        r = _bmc_verdict(p, e, out, hints, _bmc_depth(options, hints))
         if options.prove and r.verdict == "bounded" and p.name in why:
             r = InvariantResult(p.name, r.expected, "unknown", depth=r.depth, note=f"{why[p.name]}; {r.text()}")
         results[p.name] = r
