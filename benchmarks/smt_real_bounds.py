@@ -1,7 +1,7 @@
 """Benchmark: proofs of current QEMU's safety properties, per property, and PDR against k-induction.
 
 Table 1, per spec (default: ``specs/qemu-current.toml`` and the real-bounds
-specs under ``specs/bounds/``) and per state or deadlock property: which
+specs under ``benchmarks/bounds/``) and per state or deadlock property: which
 engine decided it (BMC for a counterexample; the lemma library, i.e. Houdini
 then 1-induction; k-induction; PDR), the verdict, the seconds (wall and CPU)
 of that decision (the library's own time is printed once per spec), and
@@ -33,7 +33,7 @@ from qmpmodel.engines.smt.gate import explicit_hints, goals_for, lemma_library  
 from qmpmodel.engines.smt.run import prove_property  # noqa: E402
 from qmpmodel.specs import load_spec  # noqa: E402
 
-DEFAULT = ["specs/qemu-current.toml", "specs/bounds/qemu-current-real-2mon.toml", "specs/bounds/qemu-current-real.toml"]
+DEFAULT = ["specs/qemu-current.toml", "benchmarks/bounds/qemu-current-real-2mon.toml", "benchmarks/bounds/qemu-current-real.toml"]
 
 
 class Clock:

@@ -30,8 +30,7 @@ from qmpmodel.engines.explicit import check_explicit
 from qmpmodel.specs import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
-# specs/bounds/ holds configurations beyond enumeration by design (the smt engine's proofs)
-SPECS = sorted(p for p in (ROOT / "specs").rglob("*.toml") if p.parent.name != "bounds")
+SPECS = sorted((ROOT / "specs").rglob("*.toml"))
 CAP = int(os.environ.get("QMPMODEL_AGREE_DEPTH", "8"))
 MAX_STATES = 100_000
 

@@ -52,9 +52,7 @@ a close match, and `qmpmodel check` exits 2. `qmpmodel invariants` lists the
 invariants. Directories: `designs/` (historical and proposed dispatchers),
 `bugs/` (one spec per catalogued bug of §7, with a `-fixed-` variant where the
 reference names the fix), `mutants/` (deliberately broken designs for
-properties no catalogued bug breaks: they show that no invariant is vacuous),
-`bounds/` (current QEMU at its real bounds, beyond enumeration: for
-`qmpmodel check --engine smt --prove`).
+properties no catalogued bug breaks: they show that no invariant is vacuous).
 """
 
 
