@@ -104,7 +104,7 @@ def test_same_seed_same_result() -> None:
     prepared = prepare(load_spec(TINY))
 
     def once(seed: int) -> tuple[object, ...]:
-        r = run(prepared.task, EngineOptions(examples=60, seed=seed))
+        r = run(prepared.task, EngineOptions(examples=150, seed=seed))
         return (r.states, r.transitions, r.depth,
                 tuple((i.name, i.verdict, i.depth, i.trace.path() if i.trace else None, i.note)
                       for i in r.invariants))
