@@ -111,13 +111,15 @@ def load_selected(paths: tuple[str, ...] | list[str], pattern: str | None) -> tu
 @click.option("--examples", type=click.IntRange(min=1), default=200, show_default=True, help="hypothesis: examples.")
 @click.option("--seed", type=int, default=0, show_default=True, help="hypothesis: random seed.")
 @click.option("--depth", type=click.IntRange(min=1), help="smt: unrolling depth (default 30; 4 with --prove).")
-@click.option("--prove", is_flag=True, help="smt: k-induction instead of bounded checking.")
+@click.option("--prove", is_flag=True, help="smt: prove (k-induction, PDR) instead of bounded checking.")
+@click.option("--method", type=click.Choice(["auto", "kind", "pdr"]), default="auto", show_default=True,
+              help="smt --prove: k-induction (kind), PDR/Spacer (pdr), or k-induction then PDR (auto).")
 @click.option("--out", "out_dir", metavar="DIR", help="Write counterexamples (ITF, Markdown, Mermaid, SVG) to DIR.")
 @click.option("--junit", "junit_file", metavar="FILE", help="Write JUnit XML (a testcase per spec and invariant).")
 @click.option("--sarif", "sarif_file", metavar="FILE", help="Write SARIF 2.1.0 (a result per broken expectation).")
 def check(paths: tuple[str, ...], engine: str, pattern: str | None, exitfirst: bool, verbose: int, quiet: bool,
           color: str, json_file: str | None, max_states: int | None, timeout: float | None, examples: int,
-          seed: int, depth: int | None, prove: bool, out_dir: str | None, junit_file: str | None,
+          seed: int, depth: int | None, prove: bool, method: str, out_dir: str | None, junit_file: str | None,
           sarif_file: str | None, max_memory: str | None = None, symmetry: bool = False,
           workers: int | None = None, ray_address: str | None = None) -> None:
     """Check spec files (or the specs among *.toml files under directories) against their pinned expectations.
@@ -127,7 +129,9 @@ def check(paths: tuple[str, ...], engine: str, pattern: str | None, exitfirst: b
     ends with every unmet expectation and a one-line summary.
     """
     try:
-        memory = parse_size(max_memory) if max_memory else 0
+        options = EngineOptions(examples=examples, seed=seed, prove=prove, method=method, symmetry=symmetry,
+                                max_memory=parse_size(max_memory) if max_memory else 0, workers=workers or 0,
+                                ray_address=ray_address or "")
         if workers or ray_address:
             engine = _distributed(engine, workers, ray_address)
         engine_runner(engine)
@@ -144,8 +148,7 @@ def check(paths: tuple[str, ...], engine: str, pattern: str | None, exitfirst: b
     with _cluster(engine, workers, ray_address or ""):  # one Ray session for every spec
         for p in prepared:
             try:
-                r = _check_one(p.spec, engine, max_states, timeout, examples, seed, depth, prove, memory, symmetry,
-                               workers or 0, ray_address or "")
+                r = _check_one(p.spec, engine, options, max_states, depth, timeout)
             except InputError as e:  # a proposal whose update leaves a declared range (one line, exit 2)
                 fail_input(e)
             results.append(r)
@@ -205,17 +208,14 @@ def _cluster(engine: str, workers: int | None, address: str) -> Iterator[None]:
         yield
 
 
-def _check_one(spec: Spec, engine: str, max_states: int | None, timeout: float | None, examples: int, seed: int,
-               depth: int | None, prove: bool, max_memory: int = 0, symmetry: bool = False, workers: int = 0,
-               ray_address: str = "") -> CheckResult:
+def _check_one(spec: Spec, engine: str, options: EngineOptions, max_states: int | None, depth: int | None,
+               timeout: float | None) -> CheckResult:
+    """One spec under the command line's options, with its own state budget and depth where it sets them."""
     states = max_states or spec.max_states or EngineOptions().max_states
-    obs = _Budget(timeout, spec.path, states, max_memory)
+    obs = _Budget(timeout, spec.path, states, options.max_memory)
     t0 = time.monotonic()
-    opts = EngineOptions(max_states=states, examples=examples, seed=seed,
-                         # k-induction needs a small k; bounded checking a deep unrolling
-                         depth=depth or spec.depth or (4 if prove else EngineOptions().depth),
-                         prove=prove, max_memory=max_memory, symmetry=symmetry, workers=workers,
-                         ray_address=ray_address)
-    r = check_spec(spec, engine, opts, obs)
+    # k-induction needs a small k; bounded checking a deep unrolling
+    k = depth or spec.depth or (4 if options.prove else EngineOptions().depth)
+    r = check_spec(spec, engine, replace(options, max_states=states, depth=k), obs)
     obs.done()
     return replace(r, seconds=time.monotonic() - t0)

@@ -64,6 +64,13 @@ class CheckPrinter:
         note = f"  [{shorten(inv.note)}]" if inv.note and inv.expected != "skip" else ""
         line = f"   {flag} {inv.name:<26} {verdict} ({expected}){note}"
         self.console.echo(_style(line, colour) if inv.outcome != "met" else line)
+        if inv.parametric:
+            self.console.echo(f"        parametric: {inv.parametric}")
+        if inv.method == "pdr" and inv.certificate:  # the inductive invariant PDR found: why it holds
+            for cert in inv.certificate[:12]:
+                self.console.echo(f"        | {shorten(cert, 100)}")
+            if len(inv.certificate) > 12:
+                self.console.echo(f"        | ... {len(inv.certificate) - 12} more (--json has all)")
         if inv.outcome == "contradicted" and inv.clause:
             self.console.echo(f"        why: {shorten(inv.clause, 160)}")
         if inv.outcome == "contradicted" and inv.trace is not None:

@@ -133,6 +133,10 @@ class InvariantResult:
     examples: int | None = None
     #: ``violated``: the clause of the property that is false in the last state, with its values.
     clause: str = ""
+    #: ``holds`` by a proof: the inductive invariant (or the lemmas) that prove it, readable.
+    certificate: tuple[str, ...] = ()
+    #: Non-empty when the proof covers more than the spec's bounds: the argument, stated.
+    parametric: str = ""
 
     @property
     def outcome(self) -> Outcome:
@@ -191,7 +195,7 @@ class EngineOptions:
     #: Hypothesis: examples per invariant batch, and the seed.
     examples: int = 200
     seed: int = 0
-    #: SMT: unrolling depth, and k-induction instead of bounded checking.
+    #: SMT: unrolling depth, and proofs instead of bounded checking.
     depth: int = 30
     prove: bool = False
     #: Bytes an engine may allocate for its search (0: no budget); beyond it, ``unknown``.
@@ -201,6 +205,8 @@ class EngineOptions:
     #: Distributed engine: partitions (Ray workers), and the Ray cluster's address ("": a local Ray).
     workers: int = 0
     ray_address: str = ""
+    #: SMT proofs: ``kind`` (k-induction), ``pdr`` (Spacer) or ``auto`` (k-induction, then PDR).
+    method: str = "auto"
 
 
 @dataclass

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from qmpmodel.core.expr import TRUE, Expr, Var, all_of, any_of, ite, lit
 from qmpmodel.core.model import Model
 from qmpmodel.qemu.bounds import Bounds
-from qmpmodel.qemu.codes import ClientSt, Dsp, HmpCo, Rcu, Run, Tid
+from qmpmodel.qemu.codes import ClientSt, Ctx, Dsp, HmpCo, Nest, Rcu, Run, Sd, Tid
 from qmpmodel.qemu.designs.current import QemuCurrent
 from qmpmodel.qemu.properties import INVARIANTS
 
@@ -149,7 +149,7 @@ def _in_flight(mv: ModelView) -> Expr:
 
 
 def _thread_names(mv: ModelView) -> list[tuple[int, str]]:
-    out = [(Tid.MAIN, "main")]
+    out: list[tuple[int, str]] = [(Tid.MAIN, "main")]
     i = 0
     while mv.has(f"vcpu{i}.pc"):
         out.append((Tid.VCPU0 + i, f"vcpu{i}"))
@@ -383,7 +383,205 @@ def _dispatcher_first(mv: ModelView) -> Expr:
     return all_of(parts)
 
 
+def _pending(mv: ModelView, m: int, c: int, i: int) -> Expr:
+    """Request ``i`` of client ``c`` is not sent yet, or unread, queued or running on monitor ``m``."""
+    r = _refs_of(mv, c)[i]
+    parts: list[Expr] = [mv.v(f"client{c}.sent") <= i]
+    parts += [mv.v(f"mon{m}.q{j}") == r for j in range(mv.bounds.queue_max)]
+    j = 0
+    while mv.has(f"mon{m}.in{j}"):
+        parts.append(mv.v(f"mon{m}.in{j}") == r)
+        j += 1
+    parts.append((mv.v("dsp.req") == r) & (mv.v("dsp.mon") == m) & _active(mv))
+    return any_of(parts)
+
+
+def _pending_unanswered(mv: ModelView) -> Expr:
+    """A request not sent yet, unread, queued or running has no reply yet, and no later in-band one has.
+
+    Replies to a session's in-band requests come in issue order (the queue and
+    the input are FIFO, one dispatcher): while request ``i`` waits, the last
+    in-band reply the client saw answers an earlier request. This is what
+    makes ``reply-order`` and ``exactly-once-reply`` inductive.
+    """
+    parts: list[Expr] = []
+    for m in _mons(mv):
+        for c in _clients_of(mv, m):
+            last = mv.v(f"client{c}.last_inband")
+            for i in range(mv.bounds.requests + 1):
+                pend = _pending(mv, m, c, i)
+                parts.append(~pend | (~mv.v(f"client{c}.answered{i}") & (last < i)))
+    return all_of(parts)
+
+
+def _answered_before(mv: ModelView) -> Expr:
+    """The last in-band reply a client saw answers a request it sent."""
+    parts: list[Expr] = []
+    for c in range(mv.bounds.clients):
+        last, sent = mv.v(f"client{c}.last_inband"), mv.v(f"client{c}.sent")
+        parts.append(last < sent)
+        parts.append(mv.v(f"client{c}.last_any") < sent)
+    return all_of(parts)
+
+
+def _leaves(e: Expr) -> list[Expr] | None:
+    """The possible results of an update: constants and variables at the leaves of its ``ite`` tree."""
+    if e.op in ("const", "var"):
+        return [e]
+    if e.op == "ite":
+        a, b = _leaves(e.args[1]), _leaves(e.args[2])  # type: ignore[arg-type]
+        return None if a is None or b is None else a + b
+    return None
+
+
+def value_sets(mv: ModelView) -> dict[int, set[int]]:
+    """Per integer variable whose updates are all constants, copies or ``ite`` of them: its possible values.
+
+    A least fixpoint over the updates (a copy ``x := y`` adds ``y``'s values);
+    a variable with an arithmetic update (a counter) has no entry.
+    """
+    model = mv.model
+    vals: dict[int, set[int]] = {v.index: {model.init[v.index]} for v in model.layout.vars if v.sort == "int"}
+    copies: dict[int, set[int]] = {k: set() for k in vals}
+    for a in model.actions:
+        for v, e in a.updates:
+            if v.index not in vals:
+                continue
+            leaves = _leaves(e)
+            if leaves is None:
+                vals.pop(v.index)
+                copies.pop(v.index)
+                continue
+            for x in leaves:
+                if x.op == "const":
+                    vals[v.index].add(int(x.args[0]))  # type: ignore[call-overload]
+                else:
+                    copies[v.index].add(int(x.args[0]))  # type: ignore[call-overload]
+    changed = True
+    while changed:
+        changed = False
+        for k in list(vals):
+            if k not in vals:
+                continue
+            for src in copies[k]:
+                if src != k and src not in vals:
+                    vals.pop(k)
+                    changed = True
+                    break
+                if src != k and not vals[src] <= vals[k]:
+                    vals[k] |= vals[src]
+                    changed = True
+    return vals
+
+
+def _values(mv: ModelView) -> Expr:
+    """Every program counter and identifier holds one of the values some action assigns it."""
+    parts: list[Expr] = []
+    for k, vs in value_sets(mv).items():
+        v = mv.model.layout.vars[k]
+        if len(vs) < v.hi - v.lo + 1:
+            parts.append(any_of(v == x for x in sorted(vs)))
+    return all_of(parts)
+
+
+def _continuation(mv: ModelView) -> Expr:
+    """A dispatcher continuing on a thread (no yield in between) runs with that thread's BQL."""
+    parts: list[Expr] = []
+    sched = mv.v("dsp.sched")
+    for tid, _name in _thread_names(mv):
+        parts.append((sched != Ctx.CONT + tid) | (mv.v("bql") == tid))
+    return all_of(parts)
+
+
+def _sent_kinds(mv: ModelView) -> Expr:
+    """A request that was sent has a kind from the mix (kind variables are set when it is sent)."""
+    parts: list[Expr] = []
+    for c in range(mv.bounds.clients):
+        for i in range(mv.bounds.requests + 1):
+            if mv.has(f"client{c}.kind{i}"):
+                k = mv.v(f"client{c}.kind{i}")
+                parts.append((mv.v(f"client{c}.sent") > i) == (k != 0))
+    return all_of(parts)
+
+
+def _session_mode(mv: ModelView) -> Expr:
+    """A session past negotiation is in command mode; a monitor in command mode has a session that got there."""
+    parts: list[Expr] = []
+    for m in _mons(mv):
+        for c in _clients_of(mv, m):
+            live = mv.v(f"mon{m}.conn") == c + 1
+            parts.append(~(live & (mv.v(f"client{c}.st") == ClientSt.READY)) | mv.v(f"mon{m}.command_mode"))
+    return all_of(parts)
+
+
+def _unanswered_somewhere(mv: ModelView) -> Expr:
+    """A sent, unanswered request of the live session is unread, queued or running (none is lost)."""
+    parts: list[Expr] = []
+    for m in _mons(mv):
+        for c in _clients_of(mv, m):
+            live = mv.v(f"mon{m}.conn") == c + 1
+            sent = mv.v(f"client{c}.sent")
+            for i in range(mv.bounds.requests + 1):
+                waiting = live & (sent > i) & ~mv.v(f"client{c}.answered{i}")
+                parts.append(~waiting | _pending(mv, m, c, i))
+    return all_of(parts)
+
+
+def _negotiating(mv: ModelView) -> Expr:
+    """A session in negotiation that waits for the qmp_capabilities reply sent nothing else.
+
+    (It may have a reply to it: a stale qmp_capabilities of the previous session can put the
+    monitor in command mode first, and the session's own one is then CommandNotFound, bug P.)
+    """
+    if not (mv.bounds.negotiate_first and mv.design.client_waits_for_negotiation()):
+        return TRUE
+    return all_of(~(mv.v(f"client{c}.st") == ClientSt.NEG) | (mv.v(f"client{c}.sent") <= 1)
+                  for c in range(mv.bounds.clients))
+
+
+def _dispatcher_exit(mv: ModelView) -> Expr:
+    """The dispatcher exits only after shutdown was requested; idle or exited, it is scheduled nowhere."""
+    dpc, sched = mv.v("dsp.pc"), mv.v("dsp.sched")
+    running = any_of(dpc == x for x in (Dsp.POP, Dsp.DISPATCH, Dsp.REPLY, Dsp.CO_START, Dsp.CO_END, Dsp.AFTER))
+    return all_of([(dpc != Dsp.EXIT) | ((mv.v("sd.pc") != Sd.NONE) & (sched == 0)),
+                   (dpc != Dsp.WAIT) | (sched == 0), ~running | (sched != 0)])
+
+
+def _bql_holder(mv: ModelView) -> Expr:
+    """The main thread holds the BQL outside a nested loop only while the dispatcher continues on it."""
+    mt_nest, bql = mv.v("main.nest"), mv.v("bql")
+    running = (mv.v("main.pc") == Run.RUN) & (mt_nest == Nest.NONE)
+    return ~(running & (bql == Tid.MAIN)) | (mv.v("dsp.sched") == Ctx.CONT + Tid.MAIN)
+
+
+def _fresh(mv: ModelView) -> Expr:
+    """A client that has not connected sent nothing; a one-shot BH is pending only for a dispatcher in D_BH."""
+    parts = [(mv.v(f"client{c}.st") != ClientSt.NEW) | (mv.v(f"client{c}.sent") == 0) for c in range(mv.bounds.clients)]
+    parts.append((mv.v("bh.ctx") == 0) | (mv.v("dsp.pc") == Dsp.BH))
+    return all_of(parts)
+
+
+def _closing(mv: ModelView) -> Expr:
+    """CHR_EVENT_CLOSED is pending only while no session is connected."""
+    return all_of(~mv.v(f"mon{m}.closing") | (mv.v(f"mon{m}.conn") == 0) for m in _mons(mv))
+
+
 LEMMAS: tuple[Lemma, ...] = (
+    Lemma("values", "Every variable whose updates are constants or copies holds a value some action "
+          "assigns it (or its initial value).", _values),
+    Lemma("continuation", "A dispatcher continuing on a thread holds that thread's BQL.", _continuation),
+    Lemma("sent-kinds", "A request's kind is set exactly when it is sent.", _sent_kinds),
+    Lemma("session-mode", "A live session past negotiation is in command mode.", _session_mode),
+    Lemma("unanswered-somewhere", "A sent, unanswered request of the live session is unread, queued or "
+          "running.", _unanswered_somewhere),
+    Lemma("negotiating", "A session in negotiation that waits for the qmp_capabilities reply sent "
+          "nothing else.", _negotiating),
+    Lemma("dispatcher-exit", "The dispatcher exits only after shutdown was requested.", _dispatcher_exit),
+    Lemma("bql-holder", "The main loop holds the BQL at top level only while the dispatcher continues on it.",
+          _bql_holder),
+    Lemma("fresh", "A client not yet connected sent nothing; a handler BH is pending only for a dispatcher "
+          "waiting for it.", _fresh),
+    Lemma("closing", "A close is pending only while no session is connected.", _closing),
     Lemma("queue-slots", "Queue slots below qlen hold a request, the others are 0; qlen <= queue_max.",
           _queue_slots),
     Lemma("input-slots", "Input slots below inlen hold a message, the others are 0.", _input_slots),
@@ -418,6 +616,9 @@ LEMMAS: tuple[Lemma, ...] = (
     Lemma("oob-session", "OOB is on only in command mode, and stays on while the session that "
           "negotiated it lives.", _oob_session),
     Lemma("oob-saved", "A request running for a monitor with OOB on was dequeued with OOB on.", _oob_saved),
+    Lemma("pending-unanswered", "A request not yet sent, unread, queued or running has no reply, and the "
+          "last in-band reply its client saw answers an earlier request.", _pending_unanswered),
+    Lemma("answered-before", "The last reply a client saw answers a request it sent.", _answered_before),
 )
 
 

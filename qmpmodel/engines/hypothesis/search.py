@@ -1,0 +1,128 @@
+"""One Hypothesis search over a model: generate, target, shrink, replay and minimise.
+
+:func:`search` runs the generated machine under :func:`engine_settings`
+(no database, no deadline, quiet, Hypothesis' ``target`` phase on). A
+violation is replayed with the explicit engine's replay (every guard
+re-checked), must violate the same property, and is minimised on the
+concrete path (:func:`~qmpmodel.engines.hypothesis.shrink.minimise_path`).
+Runs are deterministic: a fixed seed (``hypothesis.seed``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from hypothesis import HealthCheck, Phase, Verbosity, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis.reporting import with_reporter
+from hypothesis.stateful import run_state_machine_as_test
+
+from qmpmodel.core.model import Model, compile_successors
+from qmpmodel.core.results import Trace
+from qmpmodel.engines.hypothesis.machine import (
+    PropertyViolation,
+    SearchStats,
+    Stopped,
+    build_machine,
+)
+from qmpmodel.engines.hypothesis.properties import Property, compile_distance, replay_violation
+from qmpmodel.engines.hypothesis.shrink import minimise_path
+
+__all__ = ["ENGINE_STEPS", "SHRINK_STEPS", "SearchOutcome", "engine_settings", "search"]
+
+#: Steps per Hypothesis run in the engine (the CLI has no knob for it).
+ENGINE_STEPS = 100
+#: Steps Hypothesis' shrinker may execute per failure before the shortest run seen so far is taken.
+#: Small: the concrete-path minimiser does the real work, deterministically.
+SHRINK_STEPS = 600
+
+
+def engine_settings(examples: int, steps: int = ENGINE_STEPS) -> settings:
+    """Hypothesis settings of the engine: no database, no deadline, quiet, one bug per run, targeting."""
+    return settings(
+        max_examples=examples,
+        stateful_step_count=steps,
+        deadline=None,
+        database=None,
+        derandomize=False,
+        report_multiple_bugs=False,
+        verbosity=Verbosity.quiet,
+        suppress_health_check=list(HealthCheck),
+        phases=(Phase.explicit, Phase.generate, Phase.target, Phase.shrink),
+        print_blob=False,
+    )
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    """What one Hypothesis search found.
+
+    ``prop`` names the violated property (``None``: no counterexample);
+    ``raw_path`` is the path Hypothesis shrank to, ``path`` the minimised one
+    and ``trace`` its replay; ``examples_to_first`` counts the examples run
+    before the first counterexample.
+    """
+
+    prop: str | None
+    raw_path: tuple[int, ...] = ()
+    path: tuple[int, ...] = ()
+    trace: Trace | None = None
+    examples_to_first: int | None = None
+    stopped: bool = False
+    examples: int = 0
+
+
+def search(model: Model, props: Sequence[Property], *, examples: int, seed: int, steps: int = ENGINE_STEPS,
+           swarm: bool = True, stats: SearchStats | None = None, minimise: bool = True,
+           shrink_budget: int = SHRINK_STEPS, steer: bool = True) -> SearchOutcome:
+    """Run one Hypothesis search over ``model`` for ``props``; replay and verify what it finds.
+
+    ``steer`` (one property with a ``bad`` expression): target the distance
+    to its violation.
+    """
+    stats = stats if stats is not None else SearchStats()
+    stats.first_failure_example = stats.first_prop = stats.closest = None
+    stats.best = {}
+    stats.shrink_budget = shrink_budget
+    stats.exhausted = False
+    start = stats.examples
+    dist = None
+    if steer and len(props) == 1 and props[0].bad is not None:
+        dist = compile_distance(model, props[0].bad)
+    machine = hypothesis_seed(seed)(build_machine(model, props, swarm=swarm, stats=stats, distance=dist))
+    raw: tuple[int, ...] | None = None
+    name: str | None = None
+    try:
+        with with_reporter(_discard):
+            run_state_machine_as_test(machine, settings=engine_settings(examples, steps))  # type: ignore[no-untyped-call]
+    except PropertyViolation as e:
+        name, raw = e.prop.name, e.path
+    except Stopped:
+        return SearchOutcome(None, stopped=True, examples=stats.examples - start)
+    except Exception:
+        # a budget changed the machine's behaviour under Hypothesis' feet: it may notice
+        # (a Flaky error); the shortest failure seen so far is the result
+        if stats.stopped:
+            return SearchOutcome(None, stopped=True, examples=stats.examples - start)
+        if not stats.exhausted:
+            raise
+        name = stats.first_prop
+    if stats.first_prop is None or name is None:
+        return SearchOutcome(None, examples=stats.examples - start)
+    best = stats.best.get(name, raw)
+    if raw is None or (best is not None and len(best) < len(raw)):
+        raw = best
+    assert raw is not None
+    prop = next(p for p in props if p.name == name)
+    if replay_violation(model, prop, raw) is None:
+        raise AssertionError(f"the shrunk run does not replay to a violation of {name!r}")
+    path = minimise_path(model, prop, raw, compile_successors(model)) if minimise else list(raw)
+    trace = replay_violation(model, prop, path)
+    assert trace is not None
+    first = None if stats.first_failure_example is None else stats.first_failure_example - start
+    return SearchOutcome(name, raw, tuple(path), trace, first, examples=stats.examples - start)
+
+
+def _discard(_text: object) -> None:
+    """Hypothesis' reporter while the engine runs: the engine never prints."""
