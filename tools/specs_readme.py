@@ -39,7 +39,7 @@ monitors = 1
 clients = 2
 requests = 1
 mix = ["quick"]
-[commands]                         # optional: take the mix from a QAPI schema (qmpmodel/qapi.py)
+[commands]                         # optional: take the mix from a QAPI schema (qmpmodel/schema/qapi.py)
 qapi = "../../shared/qemu-qapi/qapi/qapi-schema.json"   # relative to the spec file
 select = ["block_resize", "query-status", "migrate-pause"]
 [expect]                           # invariant = "holds" | "violated" | "skip"
