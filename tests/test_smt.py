@@ -225,6 +225,18 @@ def test_kinduction_proves_queue_invariants_on_qemu_current(name: str) -> None:
     assert po.verdict == "proved", po.note
 
 
+def test_kinduction_proves_no_deadlock_on_qemu_current() -> None:
+    """No wait-for cycle and never stuck with work pending: 1-inductive once the dispatcher lemmas say
+    that an idle dispatcher has empty queues and that it holds only requests the reader queues."""
+    p = prep(CURRENT)
+    po = smt.prove(p.model, smt.bad_goal(invariant("no-deadlock").on(p.probes), p.model), list(p.task.lemmas()), 1)
+    assert po.verdict == "proved", po.note
+    assert {"dispatcher-idle", "dispatcher-kind", "queued-kinds", "dispatcher-parked"} <= set(po.lemmas)
+    weaker = [(n, e) for n, e in p.task.lemmas() if n not in ("dispatcher-idle", "queued-kinds")]
+    po = smt.prove(p.model, smt.bad_goal(invariant("no-deadlock").on(p.probes), p.model), weaker, 1)
+    assert po.verdict == "unknown" and po.cti is not None
+
+
 def test_kinduction_finds_violation_in_base_case() -> None:
     p = prep("specs/bugs/K-mux-suspend-clobber.toml")
     prop = invariant("suspend-balance").on(p.probes)

@@ -22,6 +22,8 @@ LEMMAS: tuple[Lemma, ...] = (
     Lemma("negotiating", "A session in negotiation that waits for the qmp_capabilities reply sent "
           "nothing else.", s.negotiating),
     Lemma("dispatcher-exit", "The dispatcher exits only after shutdown was requested.", t.dispatcher_exit),
+    Lemma("exited", "The main thread has exited exactly when monitor_cleanup is done; from the shutdown "
+          "request until then it waits in monitor_cleanup's AIO_WAIT_WHILE.", t.exited),
     Lemma("bql-holder", "The main loop holds the BQL at top level only while the dispatcher continues on it.",
           t.bql_holder),
     Lemma("fresh", "A client not yet connected sent nothing; a handler BH is pending only for a dispatcher "
@@ -44,8 +46,21 @@ LEMMAS: tuple[Lemma, ...] = (
           "call_rcu is busy exactly while a marker is queued.", t.rcu_waiters),
     Lemma("dispatcher-busy", "dsp.busy is false exactly when the dispatcher is idle or exited "
           "(a wake-up after exit sets it).", t.dispatcher_busy),
+    Lemma("dispatcher-idle", "The dispatcher is idle in qmp_dispatcher_co only while every request "
+          "queue is empty.", t.dispatcher_idle),
+    Lemma("dispatcher-kind", "The dispatcher holds only a request the reader queues; it runs a coroutine "
+          "handler only for a coroutine command, and waits for the handler BH only for a command the BH runs.",
+          t.dispatcher_kind),
+    Lemma("queued-kinds", "A queued request, and the one the dispatcher holds, is of a kind the reader "
+          "queues (exec-oob runs in the reader).", t.queued_kinds),
+    Lemma("dispatcher-parked", "A dispatcher yielded for the handler BH or inside a coroutine handler is "
+          "scheduled nowhere.", t.dispatcher_parked),
+    Lemma("dispatcher-bh", "A dispatcher waiting for the handler BH has it scheduled, or a thread runs the "
+          "handler.", t.dispatcher_bh),
     Lemma("coroutine-wait", "An I/O request in flight belongs to a waiting coroutine; the waiting "
           "dispatcher waits for I/O or for call_rcu.", t.coroutine_wait),
+    Lemma("mon-list", "Monitors hold distinct places in mon_list; one bypassed n times in a row moved n "
+          "places up.", s.mon_list),
     Lemma("idle-queue", "A monitor with no session that is not closing has an empty queue.", s.idle_queue),
     Lemma("session-order", "A monitor's clients connect one after the other.", s.session_order),
     Lemma("first-negotiation", "Until the first session's qmp_capabilities is dispatched, its monitor "
@@ -64,6 +79,9 @@ LEMMAS: tuple[Lemma, ...] = (
     Lemma("pending-unanswered", "A request not yet sent, unread, queued or running has no reply, and the "
           "last in-band reply its client saw answers an earlier request.", s.pending_unanswered),
     Lemma("answered-before", "The last reply a client saw answers a request it sent.", s.answered_before),
+    Lemma("answered-last", "The last reply a client saw answers a request that has its reply.", s.answered_last),
+    Lemma("pending-before-any", "While a request waits, the last reply of any kind its client saw answers "
+          "an earlier request.", s.pending_before_any),
 )
 
 

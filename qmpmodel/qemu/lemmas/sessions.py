@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from qmpmodel.core.expr import TRUE, Expr, all_of, any_of, lit
 from qmpmodel.qemu.codes import ClientSt, Dsp
+from qmpmodel.qemu.kinds import KINDS
 from qmpmodel.qemu.lemmas.view import ModelView, active, clients_of, monitor_ids, session_live
 
 __all__ = [
     "answered_before",
+    "answered_last",
     "closing",
     "connection",
     "dispatcher_first",
@@ -18,9 +20,11 @@ __all__ = [
     "input_contents",
     "input_owner",
     "input_slots",
+    "mon_list",
     "negotiating",
     "oob_saved",
     "oob_session",
+    "pending_before_any",
     "pending_unanswered",
     "queue_contents",
     "queue_slots",
@@ -273,6 +277,48 @@ def answered_before(mv: ModelView) -> Expr:
         last, sent = mv.v(f"client{c}.last_inband"), mv.v(f"client{c}.sent")
         parts.append(last < sent)
         parts.append(mv.v(f"client{c}.last_any") < sent)
+    return all_of(parts)
+
+
+def answered_last(mv: ModelView) -> Expr:
+    """The last reply a client saw (in-band, or any) answers a request that has its reply."""
+    parts: list[Expr] = []
+    for c in range(mv.bounds.clients):
+        for i in range(mv.bounds.requests + 1):
+            if not mv.has(f"client{c}.answered{i}"):
+                continue
+            got = mv.v(f"client{c}.answered{i}")
+            parts.append((mv.v(f"client{c}.last_inband") != i) | got)
+            parts.append((mv.v(f"client{c}.last_any") != i) | got)
+    return all_of(parts)
+
+
+def pending_before_any(mv: ModelView) -> Expr:
+    """While request ``i`` waits, the last reply of any kind the client saw answers an earlier request.
+
+    Only without exec-oob requests in the mix: an exec-oob reply overtakes (bug U).
+    """
+    if any(KINDS[k].form == "exec-oob" for k in mv.bounds.mix if k in KINDS):
+        return TRUE
+    parts: list[Expr] = []
+    for m in monitor_ids(mv):
+        for c in clients_of(mv, m):
+            last = mv.v(f"client{c}.last_any")
+            for i in range(mv.bounds.requests + 1):
+                parts.append(~pending(mv, m, c, i) | (last < i))
+    return all_of(parts)
+
+
+def mon_list(mv: ModelView) -> Expr:
+    """mon_list is an order: monitors hold distinct positions. A monitor bypassed ``n`` times in a row
+    moved ``n`` places up, so its count plus its position is below the number of monitors."""
+    ms = list(monitor_ids(mv))
+    if not mv.has("mon0.pos"):
+        return TRUE
+    pos = {m: mv.v(f"mon{m}.pos") for m in ms}
+    parts: list[Expr] = [pos[a] != pos[b] for a in ms for b in ms if a < b]
+    if mv.has("mon0.x_bypassed"):
+        parts.extend(mv.v(f"mon{m}.x_bypassed") + pos[m] <= len(ms) - 1 for m in ms)
     return all_of(parts)
 
 

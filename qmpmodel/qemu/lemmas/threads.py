@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from qmpmodel.core.expr import TRUE, Expr, all_of, any_of, ite, lit
 from qmpmodel.qemu.codes import Ctx, Dsp, HmpCo, Nest, Rcu, Run, Sd, Tid
-from qmpmodel.qemu.lemmas.view import ModelView
+from qmpmodel.qemu.kinds import KINDS
+from qmpmodel.qemu.lemmas.view import ModelView, active
 
 __all__ = [
     "bql_holder",
     "continuation",
     "coroutine_wait",
+    "dispatcher_bh",
     "dispatcher_busy",
     "dispatcher_exit",
+    "dispatcher_idle",
+    "dispatcher_kind",
+    "dispatcher_parked",
+    "exited",
     "frozen",
     "handler_owner",
     "in_flight",
+    "queued_kinds",
     "rcu_waiters",
     "value_sets",
     "values",
@@ -98,6 +105,65 @@ def dispatcher_busy(mv: ModelView) -> Expr:
     """``busy`` is false only while the dispatcher is parked (idle or exited)."""
     dpc, busy = mv.v("dsp.pc"), mv.v("dsp.busy")
     return ((dpc == Dsp.WAIT) | (dpc == Dsp.EXIT) | busy) & ((dpc != Dsp.WAIT) | ~busy)
+
+
+def dispatcher_idle(mv: ModelView) -> Expr:
+    """The dispatcher parks in qmp_dispatcher_co only with every queue empty (a push wakes it)."""
+    queues = [v == 0 for v in mv.matching(r"mon\d+\.qlen")]
+    return (mv.v("dsp.pc") != Dsp.WAIT) | all_of(queues)
+
+
+def _queued_kinds(mv: ModelView) -> list[int]:
+    """Kind codes of the requests the reader queues (qmp_capabilities is 0)."""
+    d = mv.design
+    out = [0]
+    for k in dict.fromkeys(mv.bounds.mix):
+        kind = KINDS.get(k)
+        if kind is not None and (kind.form == "execute" or (kind.form == "exec-oob" and d.runs_queued_oob(kind.command))):
+            out.append(d.kid(k))
+    return out
+
+
+def queued_kinds(mv: ModelView) -> Expr:
+    """A queued request, and the one the dispatcher holds, is of a kind the reader queues."""
+    d = mv.design
+    ok = _queued_kinds(mv)
+    parts: list[Expr] = []
+    for m in d.mons:
+        for r, c, i in d.refs_of_mon(m.idx):
+            kv = d.clients[c].kind[i]
+            if kv is None:
+                continue
+            good = any_of(kv == x for x in ok)
+            parts.extend((q != r) | good for q in m.q)
+            parts.append(~(active(mv) & (mv.v("dsp.req") == r)) | good)
+    return all_of(parts)
+
+
+def dispatcher_kind(mv: ModelView) -> Expr:
+    """The dispatcher holds only a request the reader queues; it runs a coroutine handler only for a
+    coroutine command, and waits for the handler BH (and replies after it) only for a command the
+    BH runs."""
+    d = mv.design
+    kinds = list(dict.fromkeys(mv.bounds.mix))
+    coroutine = [d.kid(k) for k in kinds if k in KINDS and d.is_coroutine_command(KINDS[k].command)]
+    by_bh = [d.kid(k) for k in kinds if d.bh_runs(k)]
+    dpc, kind = mv.v("dsp.pc"), mv.v("dsp.kind")
+    inside = any_of(dpc == x for x in (Dsp.CO_START, Dsp.CO_WAIT, Dsp.CO_END, Dsp.AFTER))
+    return all_of([~active(mv) | any_of(kind == c for c in _queued_kinds(mv)),
+                   ~inside | any_of(kind == c for c in coroutine),
+                   ((dpc != Dsp.BH) & (dpc != Dsp.REPLY)) | any_of(kind == c for c in by_bh)])
+
+
+def dispatcher_parked(mv: ModelView) -> Expr:
+    """A dispatcher yielded for the handler BH or inside a coroutine handler is scheduled nowhere."""
+    dpc = mv.v("dsp.pc")
+    return ((dpc != Dsp.BH) & (dpc != Dsp.CO_WAIT)) | (mv.v("dsp.sched") == 0)
+
+
+def dispatcher_bh(mv: ModelView) -> Expr:
+    """A dispatcher waiting for the handler BH has it scheduled, or a thread runs the handler."""
+    return (mv.v("dsp.pc") != Dsp.BH) | (mv.v("bh.ctx") != 0) | (mv.v("bh.on") != 0)
 
 
 def coroutine_wait(mv: ModelView) -> Expr:
@@ -190,6 +256,16 @@ def dispatcher_exit(mv: ModelView) -> Expr:
     running = any_of(dpc == x for x in (Dsp.POP, Dsp.DISPATCH, Dsp.REPLY, Dsp.CO_START, Dsp.CO_END, Dsp.AFTER))
     return all_of([(dpc != Dsp.EXIT) | ((mv.v("sd.pc") != Sd.NONE) & (sched == 0)),
                    (dpc != Dsp.WAIT) | (sched == 0), ~running | (sched != 0)])
+
+
+def exited(mv: ModelView) -> Expr:
+    """The main thread has exited exactly when monitor_cleanup is done; until then, from the shutdown
+    request on, it waits in monitor_cleanup's AIO_WAIT_WHILE; the I/O thread stops only after it."""
+    dead, sd, nest = mv.v("main.pc") == Run.DEAD, mv.v("sd.pc"), mv.v("main.nest")
+    parts = [dead == (sd == Sd.DONE), ~dead | (nest == Nest.NONE), (sd == Sd.REQ) == (nest == Nest.CLEANUP)]
+    if mv.has("sd.iothread_stopped"):
+        parts.append(~mv.v("sd.iothread_stopped") | (sd != Sd.NONE))
+    return all_of(parts)
 
 
 def bql_holder(mv: ModelView) -> Expr:
