@@ -23,7 +23,8 @@ LEMMAS: tuple[Lemma, ...] = (
           "nothing else.", s.negotiating),
     Lemma("dispatcher-exit", "The dispatcher exits only after shutdown was requested.", t.dispatcher_exit),
     Lemma("exited", "The main thread has exited exactly when monitor_cleanup is done; from the shutdown "
-          "request until then it waits in monitor_cleanup's AIO_WAIT_WHILE.", t.exited),
+          "request until then it waits in monitor_cleanup's AIO_WAIT_WHILE holding the BQL, and the dispatcher "
+          "it woke is not idle.", t.exited),
     Lemma("bql-holder", "The main loop holds the BQL at top level only while the dispatcher continues on it.",
           t.bql_holder),
     Lemma("fresh", "A client not yet connected sent nothing; a handler BH is pending only for a dispatcher "
@@ -103,11 +104,12 @@ def named_lemmas(mv: ModelView) -> list[tuple[str, Expr]]:
 def candidate_lemmas(mv: ModelView) -> list[tuple[str, Expr]]:
     """Candidates for :func:`qmpmodel.engines.smt.prove`: the structural lemmas and every state invariant.
 
+    Each structural lemma is split into its top-level conjuncts (``name#k``).
     The state invariants of :data:`qmpmodel.invariants.INVARIANTS` strengthen
     each other (``queue-bound`` needs ``suspend-balance`` and vice versa).
     Candidates false on a design are pruned by the prover, never assumed.
     """
-    out = named_lemmas(mv)
+    out = [part for n, e in named_lemmas(mv) for part in _conjuncts(n, e)]
     # every declared variable range is a candidate (most are trivially inductive)
     for v in mv.model.layout.vars:
         if v.sort == "int":
@@ -118,6 +120,14 @@ def candidate_lemmas(mv: ModelView) -> list[tuple[str, Expr]]:
             if not (e.op == "const" and e.args[0] is True):
                 out.append((f"invariant:{inv.name}", e))
     return out
+
+
+def _conjuncts(name: str, e: Expr) -> list[tuple[str, Expr]]:
+    """A lemma's top-level conjuncts as candidates of their own (``name#k``): Houdini then drops
+    only the part a design falsifies (one false clause of ``fresh`` no longer costs the others)."""
+    if e.op != "and":
+        return [(name, e)]
+    return [(f"{name}#{k}", part) for k, part in enumerate(e.args)]  # type: ignore[misc]
 
 
 def lemmas_for(mv: ModelView) -> list[Expr]:

@@ -260,9 +260,12 @@ def dispatcher_exit(mv: ModelView) -> Expr:
 
 def exited(mv: ModelView) -> Expr:
     """The main thread has exited exactly when monitor_cleanup is done; until then, from the shutdown
-    request on, it waits in monitor_cleanup's AIO_WAIT_WHILE; the I/O thread stops only after it."""
+    request on, it waits in monitor_cleanup's AIO_WAIT_WHILE holding the BQL, and the dispatcher it
+    woke is not idle; the I/O thread stops only after it."""
     dead, sd, nest = mv.v("main.pc") == Run.DEAD, mv.v("sd.pc"), mv.v("main.nest")
     parts = [dead == (sd == Sd.DONE), ~dead | (nest == Nest.NONE), (sd == Sd.REQ) == (nest == Nest.CLEANUP)]
+    parts.append((nest != Nest.CLEANUP) | (mv.v("bql") == Tid.MAIN))
+    parts.append((sd != Sd.REQ) | (mv.v("dsp.pc") != Dsp.WAIT))
     if mv.has("sd.iothread_stopped"):
         parts.append(~mv.v("sd.iothread_stopped") | (sd != Sd.NONE))
     return all_of(parts)
