@@ -60,7 +60,7 @@ def test_junit_is_read_by_a_junit_parser(results: list[CheckResult]) -> None:
 
 
 def test_junit_is_read_by_junitparser(results: list[CheckResult]) -> None:
-    junitparser = pytest.importorskip("junitparser")  # not a dependency: used when installed
+    junitparser = pytest.importorskip("junitparser")  # a dev dependency (pyproject: dev)
     xml = junitparser.JUnitXml.fromstring(junit_xml(results))
     assert sum(1 for _ in xml) == len(results)
 
