@@ -238,6 +238,17 @@ def test_kinduction_proves_no_deadlock_on_qemu_current() -> None:
     assert po.verdict == "unknown" and po.cti is not None
 
 
+def test_a_bug_design_loses_only_the_lemma_clauses_it_falsifies() -> None:
+    """COMMAND_DROPPED (bug D) falsifies a clause of ``fresh`` and of ``unanswered-somewhere``; with
+    lemmas entering Houdini clause by clause, the rest still proves D's no-deadlock."""
+    r = check_spec(load_spec("specs/bugs/D-command-dropped.toml"), "smt", EngineOptions(depth=30))
+    by = {i.name: i for i in r.invariants}
+    assert by["exactly-once-reply"].verdict == "violated" and by["exactly-once-reply"].depth == 9
+    assert by["no-deadlock"].verdict == "holds" and by["no-deadlock"].method == "k-induction"
+    kept = set(by["no-deadlock"].certificate or ())
+    assert any(n.startswith("fresh#") for n in kept) and "fresh" not in kept
+
+
 def test_kinduction_finds_violation_in_base_case() -> None:
     p = prep("specs/bugs/K-mux-suspend-clobber.toml")
     prop = invariant("suspend-balance").on(p.probes)
