@@ -358,28 +358,30 @@ def evaluate(e: Expr, s: Sequence[int]) -> int | bool:
     raise ModelDefinitionError(f"unknown expression operator {op!r}")
 
 
-def interval(e: Expr, ranges: Sequence[tuple[int, int]]) -> tuple[int, int]:
+def interval(e: Expr, ranges: Sequence[tuple[int, int]],
+             memo: dict[int, tuple[int, int]] | None = None) -> tuple[int, int]:
     """Bounds of an integer (or boolean: 0..1) expression when every variable is within its range.
 
     ``ranges[k]`` is variable k's declared ``(lo, hi)``. Sound, not tight: an
-    ``ite`` takes the hull of both branches.
+    ``ite`` takes the hull of both branches. ``memo`` may be shared across
+    calls over one model (keyed by node identity: keep the nodes alive).
     """
-    memo: dict[int, tuple[int, int]] = {}
+    memo = {} if memo is None else memo
 
     def go(x: Expr) -> tuple[int, int]:
         hit = memo.get(id(x))
         if hit is not None:
             return hit
         op = x.op
-        if x.sort == "bool":
-            out = (0, 1)
-        elif op == "var":
+        if op == "var":
             out = ranges[cast(int, x.args[0])]
         elif op == "const":
             out = (int(cast(int, x.args[0])), int(cast(int, x.args[0])))
         elif op == "ite":
             a, b = go(x.args[1]), go(x.args[2])  # type: ignore[arg-type]
             out = (min(a[0], b[0]), max(a[1], b[1]))
+        elif x.sort == "bool":
+            out = (0, 1)
         elif op in ("+", "-"):
             a, b = go(x.args[0]), go(x.args[1])  # type: ignore[arg-type]
             out = (a[0] + b[0], a[1] + b[1]) if op == "+" else (a[0] - b[1], a[1] - b[0])

@@ -29,8 +29,8 @@ from qmpmodel.core.expr import (
 )
 from qmpmodel.errors import ModelDefinitionError
 
-__all__ = ["Action", "Emit", "Model", "RangeError", "State", "WaitEdge", "compile_predicate", "compile_successors",
-           "is_stuck", "unchecked_updates"]
+__all__ = ["Action", "Emit", "GuardTree", "Model", "RangeError", "State", "WaitEdge", "compile_predicate", "compile_successors",
+           "guard_tree", "is_stuck", "unchecked_updates"]
 
 #: A concrete state: one small integer per state variable, in layout order.
 State = tuple[int, ...]
@@ -219,6 +219,45 @@ def _first_eq(guard: Expr) -> tuple[int, int] | None:
     return next(iter(eqs.items()), None)
 
 
+@dataclass(frozen=True)
+class GuardTree:
+    """The model's actions arranged on their ``var == const`` guard conjuncts.
+
+    ``direct`` are the actions whose guards are evaluated at this node; when
+    ``var`` is set, each branch holds the actions whose guard requires
+    ``var == value``. Both successor compilers (Python here, C in the native
+    engine) walk the same tree.
+    """
+
+    direct: tuple[int, ...]
+    var: int | None = None
+    branches: tuple[tuple[int, GuardTree], ...] = ()
+
+
+def guard_tree(model: Model) -> GuardTree:
+    """At each level the variable most remaining actions test (a program counter, the dispatcher's
+    current request, ...) selects the branch, so a state evaluates only the guards that can hold."""
+    eqs = [_eq_conjuncts(a.guard) for a in model.actions]
+
+    def build(idxs: list[int], used: frozenset[int], depth: int) -> GuardTree:
+        counts: dict[int, int] = {}
+        for i in idxs:
+            for v in eqs[i]:
+                if v not in used:
+                    counts[v] = counts.get(v, 0) + 1
+        best = max(counts, key=lambda v: (counts[v], -v), default=None)
+        if best is None or depth >= 4 or len(idxs) < 4 or counts[best] < 3:
+            return GuardTree(tuple(idxs))
+        by_value: dict[int, list[int]] = {}
+        for i in idxs:
+            if best in eqs[i]:
+                by_value.setdefault(eqs[i][best], []).append(i)
+        return GuardTree(tuple(i for i in idxs if best not in eqs[i]), best,
+                         tuple((v, build(g, used | {best}, depth + 1)) for v, g in sorted(by_value.items())))
+
+    return build(list(range(len(model.actions))), frozenset(), 0)
+
+
 Successors = Callable[[State], list[tuple[int, State]]]
 
 
@@ -253,13 +292,10 @@ def compile_successors(model: Model, check_ranges: bool = True) -> Successors:
     """Compile every action into one Python function ``succ(s) -> [(action index, s')]``.
 
     Actions are arranged in a decision tree on their ``var == const`` guard
-    conjuncts: at each level the variable that most of the remaining actions
-    test (a program counter, the dispatcher's current request, ...) selects the
-    branch, so a state evaluates only the guards that can hold. The result is
+    conjuncts (:func:`guard_tree`). The result is
     sorted into the model's action order: deterministic.
     """
     n = len(model.layout.vars)
-    eqs = [_eq_conjuncts(a.guard) for a in model.actions]
     lines = ["def succ(s):", "    out = []", "    app = out.append"]
     risky: dict[int, list[Var]] = {}
     if check_ranges:
@@ -281,30 +317,16 @@ def compile_successors(model: Model, check_ranges: bool = True) -> Successors:
             lines.append(f"{indent}    if not {v.lo} <= t[{v.index}] <= {v.hi}: _bad({i}, {v.index}, t[{v.index}])")
         lines.append(f"{indent}    app(({i}, t))")
 
-    def tree(idxs: list[int], used: frozenset[int], indent: str, depth: int) -> None:
-        counts: dict[int, int] = {}
-        for i in idxs:
-            for v in eqs[i]:
-                if v not in used:
-                    counts[v] = counts.get(v, 0) + 1
-        best = max(counts, key=lambda v: (counts[v], -v), default=None)
-        if best is None or depth >= 4 or len(idxs) < 4 or counts[best] < 3:
-            for i in idxs:
-                emit(i, indent)
-            return
-        rest = [i for i in idxs if best not in eqs[i]]
-        by_value: dict[int, list[int]] = {}
-        for i in idxs:
-            if best in eqs[i]:
-                by_value.setdefault(eqs[i][best], []).append(i)
-        for i in rest:
+    def walk(node: GuardTree, indent: str, depth: int) -> None:
+        for i in node.direct:
             emit(i, indent)
-        lines.append(f"{indent}v{depth} = s[{best}]")
-        for k, (value, group) in enumerate(sorted(by_value.items())):
+        for k, (value, sub) in enumerate(node.branches):
+            if k == 0:
+                lines.append(f"{indent}v{depth} = s[{node.var}]")
             lines.append(f"{indent}{'if' if k == 0 else 'elif'} v{depth} == {value}:")
-            tree(group, used | {best}, indent + "    ", depth + 1)
+            walk(sub, indent + "    ", depth + 1)
 
-    tree(list(range(len(model.actions))), frozenset(), "    ", 0)
+    walk(guard_tree(model), "    ", 0)
     lines.append("    out.sort(key=_first)")
     lines.append("    return out")
     src = "\n".join(lines)

@@ -36,11 +36,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from qmpmodel.core.expr import Expr
-from qmpmodel.core.model import Model
+from qmpmodel.core.expr import Expr, interval
+from qmpmodel.core.model import GuardTree, Model, guard_tree
 from qmpmodel.errors import ModelDefinitionError
 
-__all__ = ["Field", "PackLayout", "c_expr", "fair_groups", "generate", "interval", "pack_layout"]
+__all__ = ["Field", "PackLayout", "c_expr", "fair_groups", "generate", "pack_layout"]
 
 
 @dataclass(frozen=True)
@@ -152,41 +152,6 @@ def _const_bits(f: Field, value: int) -> list[tuple[int, int, int]]:
     return out
 
 
-def interval(e: Expr, ranges: Sequence[tuple[int, int]], memo: dict[int, tuple[int, int]]) -> tuple[int, int]:
-    """Bounds of ``e``'s value on every state within the declared ``ranges`` (booleans: 0..1)."""
-    hit = memo.get(id(e))
-    if hit is not None:
-        return hit
-    op = e.op
-    if op == "var":
-        out = ranges[int(e.args[0])]  # type: ignore[call-overload]
-    elif op == "const":
-        out = (int(e.args[0]), int(e.args[0]))  # type: ignore[call-overload]
-    elif op in ("+", "-"):
-        (a, b), (c, d) = (interval(x, ranges, memo) for x in e.args)  # type: ignore[arg-type]
-        out = (a + c, b + d) if op == "+" else (a - d, b - c)
-    elif op == "ite":
-        (a, b), (c, d) = (interval(x, ranges, memo) for x in e.args[1:])  # type: ignore[arg-type]
-        out = (min(a, c), max(b, d))
-    else:
-        out = (0, 1)
-    memo[id(e)] = out
-    return (int(out[0]), int(out[1]))
-
-
-def _eq_conjuncts(guard: Expr) -> dict[int, int]:
-    parts = guard.args if guard.op == "and" else (guard,)
-    out: dict[int, int] = {}
-    for p in parts:
-        assert isinstance(p, Expr)
-        if p.op == "==":
-            a, b = p.args
-            assert isinstance(a, Expr) and isinstance(b, Expr)
-            if a.op == "var" and b.op == "const" and int(a.args[0]) not in out:  # type: ignore[call-overload]
-                out[int(a.args[0])] = int(b.args[0])  # type: ignore[call-overload]
-    return out
-
-
 def _succ(model: Model, lay: PackLayout) -> list[str]:
     """``qm_succ``: a decision tree over the guards, then the successors sorted by action."""
     lines = [
@@ -197,7 +162,6 @@ def _succ(model: Model, lay: PackLayout) -> list[str]:
         "    uint64_t *o;",
         "#define QM_RANGE(a, x) do { err->action = (a); err->var = (x); err->value = v; return -1; } while (0)",
     ]
-    eqs = [_eq_conjuncts(a.guard) for a in model.actions]
 
     ranges = [(v.lo, v.hi) for v in model.layout.vars]
     memo: dict[int, tuple[int, int]] = {}
@@ -236,34 +200,21 @@ def _succ(model: Model, lay: PackLayout) -> list[str]:
         lines.append(f"{ind}    acts[n++] = {i};")
         lines.append(f"{ind}}}")
 
-    def tree(idxs: list[int], used: frozenset[int], ind: str, depth: int) -> None:
-        counts: dict[int, int] = {}
-        for i in idxs:
-            for v in eqs[i]:
-                if v not in used:
-                    counts[v] = counts.get(v, 0) + 1
-        best = max(counts, key=lambda v: (counts[v], -v), default=None)
-        if best is None or depth >= 4 or len(idxs) < 4 or counts[best] < 3:
-            for i in idxs:
-                emit(i, ind)
+    def walk(node: GuardTree, ind: str) -> None:
+        for i in node.direct:
+            emit(i, ind)
+        if not node.branches:
             return
-        for i in idxs:
-            if best not in eqs[i]:
-                emit(i, ind)
-        by_value: dict[int, list[int]] = {}
-        for i in idxs:
-            if best in eqs[i]:
-                by_value.setdefault(eqs[i][best], []).append(i)
-        lines.append(f"{ind}switch (s[{best}]) {{")
-        for value, group in sorted(by_value.items()):
+        lines.append(f"{ind}switch (s[{node.var}]) {{")
+        for value, sub in node.branches:
             lines.append(f"{ind}case {value}: {{")
-            tree(group, used | {best}, ind + "    ", depth + 1)
+            walk(sub, ind + "    ")
             lines.append(f"{ind}    break;")
             lines.append(f"{ind}}}")
         lines.append(f"{ind}default: break;")
         lines.append(f"{ind}}}")
 
-    tree(list(range(len(model.actions))), frozenset(), "    ", 0)
+    walk(guard_tree(model), "    ")
     lines += [
         "    qm_sort_succ(out, acts, n);",
         "    return n;",

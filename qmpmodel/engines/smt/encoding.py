@@ -41,7 +41,7 @@ from typing import Any
 
 import z3
 
-from qmpmodel.core.expr import Expr
+from qmpmodel.core.expr import Expr, interval
 from qmpmodel.core.model import Model, State
 from qmpmodel.errors import ModelDefinitionError
 
@@ -101,28 +101,6 @@ def to_z3(e: Expr, state: Sequence[Any], cache: dict[int, Any] | None = None) ->
     return tr(e)
 
 
-def _interval(e: Expr, ranges: Sequence[tuple[int, int]], memo: dict[int, tuple[int, int]]) -> tuple[int, int]:
-    """Bounds of an integer expression when every variable is within its declared range."""
-    hit = memo.get(id(e))
-    if hit is not None:
-        return hit
-    op = e.op
-    if op == "var":
-        out = ranges[int(e.args[0])]  # type: ignore[call-overload]
-    elif op == "const":
-        out = (int(e.args[0]), int(e.args[0]))  # type: ignore[call-overload]
-    elif op == "ite":
-        a, b = _interval(e.args[1], ranges, memo), _interval(e.args[2], ranges, memo)  # type: ignore[arg-type]
-        out = (min(a[0], b[0]), max(a[1], b[1]))
-    elif op in ("+", "-"):
-        a, b = _interval(e.args[0], ranges, memo), _interval(e.args[1], ranges, memo)  # type: ignore[arg-type]
-        out = (a[0] + b[0], a[1] + b[1]) if op == "+" else (a[0] - b[1], a[1] - b[0])
-    else:
-        raise ModelDefinitionError(f"not an integer expression: {op!r}")
-    memo[id(e)] = out
-    return (int(out[0]), int(out[1]))
-
-
 def _int_exprs(e: Expr, out: list[Expr], seen: set[int]) -> None:
     stack = [e]
     while stack:
@@ -155,7 +133,7 @@ def bit_width(model: Model, extra: Sequence[Expr] = ()) -> int:
     memo: dict[int, tuple[int, int]] = {}
     lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
     for e in exprs:
-        lo_e, hi_e = _interval(e, ranges, memo)
+        lo_e, hi_e = interval(e, ranges, memo)
         lo, hi = min(lo, lo_e), max(hi, hi_e)
     w = 2
     while not (-(1 << (w - 1)) <= lo and hi < (1 << (w - 1))):

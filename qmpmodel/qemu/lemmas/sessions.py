@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from qmpmodel.core.expr import TRUE, Expr, all_of, any_of, lit
 from qmpmodel.qemu.codes import ClientSt, Dsp
 from qmpmodel.qemu.kinds import KINDS
@@ -68,22 +70,27 @@ def connection(mv: ModelView) -> Expr:
     return all_of(parts)
 
 
-def input_contents(mv: ModelView) -> Expr:
-    """The live session's unread messages are its last ``inlen`` sends, in order."""
+def _input_is_last_sends(mv: ModelView, owner: Callable[[int, int], Expr]) -> Expr:
+    """Where ``owner(m, c)`` holds, monitor m's unread input is client c's last ``inlen`` sends, in order."""
     nr = mv.bounds.requests + 1
     parts: list[Expr] = []
     for m in monitor_ids(mv):
         inlen = mv.v(f"mon{m}.inlen")
         for c in clients_of(mv, m):
             sent = mv.v(f"client{c}.sent")
-            live = mv.v(f"mon{m}.conn") == c + 1
-            parts.append(~live | (inlen <= sent))
+            mine = owner(m, c)
+            parts.append(~mine | (inlen <= sent))
             j = 0
             while mv.has(f"mon{m}.in{j}"):
                 slot = mv.v(f"mon{m}.in{j}")
-                parts.append(~live | (inlen <= j) | (slot == sent - inlen + (c * nr + j + 1)))
+                parts.append(~mine | (inlen <= j) | (slot == sent - inlen + (c * nr + j + 1)))
                 j += 1
     return all_of(parts)
+
+
+def input_contents(mv: ModelView) -> Expr:
+    """The live session's unread messages are its last ``inlen`` sends, in order."""
+    return _input_is_last_sends(mv, lambda m, c: mv.v(f"mon{m}.conn") == c + 1)
 
 
 def idle_queue(mv: ModelView) -> Expr:
@@ -211,20 +218,7 @@ def first_negotiation(mv: ModelView) -> Expr:
 
 def input_owner(mv: ModelView) -> Expr:
     """The unread input of a closed session not yet cleaned up is its last inlen messages, in order."""
-    nr = mv.bounds.requests + 1
-    parts: list[Expr] = []
-    for m in monitor_ids(mv):
-        inlen = mv.v(f"mon{m}.inlen")
-        for c in clients_of(mv, m):
-            sent = mv.v(f"client{c}.sent")
-            gone = ~(mv.v(f"mon{m}.conn") == c + 1) & session_owns(mv, m, c)
-            parts.append(~gone | (inlen <= sent))
-            j = 0
-            while mv.has(f"mon{m}.in{j}"):
-                slot = mv.v(f"mon{m}.in{j}")
-                parts.append(~gone | (inlen <= j) | (slot == sent - inlen + (c * nr + j + 1)))
-                j += 1
-    return all_of(parts)
+    return _input_is_last_sends(mv, lambda m, c: ~(mv.v(f"mon{m}.conn") == c + 1) & session_owns(mv, m, c))
 
 
 def dispatcher_first(mv: ModelView) -> Expr:
