@@ -29,7 +29,7 @@ from typing import Literal
 from qmpmodel.core.expr import Expr
 from qmpmodel.core.model import Model
 from qmpmodel.core.results import Expected
-from qmpmodel.core.symmetry import SymmetrySource, no_symmetry
+from qmpmodel.core.symmetry import SymmetryGroup, SymmetrySource, no_symmetry
 
 __all__ = ["CheckTask", "Obligation", "Observer", "Property", "PropertyKind"]
 
@@ -70,6 +70,15 @@ class CheckTask:
     #: The model's symmetry group for these properties, proved sound, or why there is none;
     #: computed on demand (a proof costs seconds), only engines asked for symmetry call it.
     symmetry: SymmetrySource = field(default=no_symmetry)
+
+    def symmetry_group(self, wanted: bool) -> tuple[SymmetryGroup | None, str | None]:
+        """The group to search with when ``wanted`` (``--symmetry``), and the note that says so."""
+        if not wanted:
+            return None, None
+        sym = self.symmetry()
+        if sym.group is None:
+            return None, f"symmetry off: {sym.note}"
+        return sym.group, f"symmetry: {sym.note}; states are orbits"
 
     def property(self, name: str) -> Property:
         for p, _e in self.obligations:

@@ -85,15 +85,8 @@ def explore_task(task: CheckTask, options: EngineOptions, observer: Observer | N
     """
     todo = [(p, e) for p, e in task.obligations if e != "skip"]
     judged = [(p, e) for p, e in todo if p.kind != "liveness"]
-    notes: list[str] = []
-    group: SymmetryGroup | None = None
-    if options.symmetry:
-        sym = task.symmetry()
-        if sym.group is None:
-            notes.append(f"symmetry off: {sym.note}")
-        else:
-            group = sym.group
-            notes.append(f"symmetry: {sym.note}; states are orbits")
+    group, note = task.symmetry_group(options.symmetry)
+    notes: list[str] = [note] if note else []
     if options.max_memory:
         notes.append("the memory budget is not applied to the workers")
     model = task.model

@@ -84,17 +84,11 @@ def run(task: CheckTask, options: EngineOptions, observer: Observer | None = Non
     todo = [(p, e) for p, e in task.obligations if e != "skip"]
     judged = [(p, e) for p, e in todo if p.kind != "liveness"]
     goals = [p for p, _e in todo if p.kind == "liveness"][:_MAX_GOALS]
-    notes: list[str] = []
-    group: SymmetryGroup | None = None
-    if options.symmetry:
-        sym = task.symmetry()
-        if sym.group is None:
-            notes.append(f"symmetry off: {sym.note}")
-        else:
-            group = sym.group
-            notes.append(f"symmetry: {sym.note}; states are orbits")
-            # a fair lasso on the quotient need not be one of the model: not judged here
-            goals = []
+    group, note = task.symmetry_group(options.symmetry)
+    notes: list[str] = [note] if note else []
+    if group is not None:
+        # a fair lasso on the quotient need not be one of the model: not judged here
+        goals = []
     try:
         kernel = task_kernel(task, toolchain)
     except NoCompiler as e:
