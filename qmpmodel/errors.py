@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 __all__ = ["InputError", "InputErrors", "ModelDefinitionError", "QmpModelError", "close_matches", "flatten", "raise_all"]
 
@@ -66,6 +67,10 @@ class InputError(QmpModelError):
             msg += f"; {self.hint}"
         return msg.replace("\n", " ")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # a spec checked in another process (check --jobs) raises it there
+        return (type(self), (self.source, self.where, self.expected, self.found, self.hint))
+
 
 class InputErrors(InputError):
     """Several mistakes reported at once; ``errors`` holds one :class:`InputError` each.
@@ -84,6 +89,9 @@ class InputErrors(InputError):
 
     def __str__(self) -> str:
         return "\n".join(InputError.__str__(e) for e in self.errors)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (InputErrors, (self.errors,))
 
 
 def flatten(errors: Iterable[InputError]) -> list[InputError]:

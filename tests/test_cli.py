@@ -277,3 +277,44 @@ def test_invariants_lists_the_library():
     for name in ("suspend-balance", "no-cross-session-reply", "progress"):
         assert name in r.output
     assert "§7 P" in r.output or "bug P" in r.output
+
+
+def _untimed(doc):
+    """A results document without its clock readings."""
+    if isinstance(doc, dict):
+        return {k: _untimed(v) for k, v in doc.items() if k not in ("seconds", "elapsed", "created")}
+    if isinstance(doc, list):
+        return [_untimed(v) for v in doc]
+    return doc
+
+
+def test_jobs_check_specs_in_parallel_with_the_same_results_and_order(tmp_path):
+    specs = [str(unpinned_p(tmp_path)), P_SPEC, "specs/bugs/D-command-dropped.toml", "specs/tiny.toml"]
+    one = run("check", *specs, "--json", str(tmp_path / "one.json"))
+    two = run("check", *specs, "-j", "2", "--json", str(tmp_path / "two.json"))
+    assert one.returncode == two.returncode == 1, two.stderr
+    docs = [json.loads((tmp_path / f).read_text()) for f in ("one.json", "two.json")]
+    assert [r["spec"] for r in docs[1]["results"]] == [r["spec"] for r in docs[0]["results"]]
+    assert _untimed(docs[0]) == _untimed(docs[1])
+    # the printed lines too, in spec order (times aside)
+    def strip(out):
+        return [line.split(",")[0] for line in out.splitlines() if "/" in line and "wrote" not in line]
+    assert strip(one.stdout) == strip(two.stdout)
+
+
+def test_jobs_with_workers_is_bad_input():
+    r = cli("check", "specs/tiny.toml", "--workers", "2", "-j", "2")
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1
+
+
+def test_input_errors_cross_process_boundaries_intact():
+    """check -j sends a worker's bad-input error back to the parent: it must pickle."""
+    import pickle
+
+    from qmpmodel.errors import InputError, InputErrors
+
+    one = InputError("a.toml", "bounds.monitors", "an integer 1-4", "9", "see specs/README.md")
+    both = InputErrors([one, InputError("b.toml", None, "a spec")])
+    for e in (one, both):
+        back = pickle.loads(pickle.dumps(e))
+        assert type(back) is type(e) and str(back) == str(e)

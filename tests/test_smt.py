@@ -16,6 +16,7 @@ from qmpmodel.core.results import EngineOptions
 from qmpmodel.core.trace import trace_from_path
 from qmpmodel.engines import smt as smt
 from qmpmodel.engines.explicit import check_explicit
+from qmpmodel.engines.smt.gate import lemma_library
 from qmpmodel.errors import InputError
 from qmpmodel.invariants import INVARIANTS, invariant
 from qmpmodel.qemu.lemmas import ModelView, named_lemmas
@@ -247,6 +248,38 @@ def test_a_bug_design_loses_only_the_lemma_clauses_it_falsifies() -> None:
     assert by["no-deadlock"].verdict == "holds" and by["no-deadlock"].method == "k-induction"
     kept = set(by["no-deadlock"].certificate or ())
     assert any(n.startswith("fresh#") for n in kept) and "fresh" not in kept
+
+
+def test_a_design_that_suspends_too_often_keeps_the_half_of_suspend_accounting_it_does_not_break() -> None:
+    """Bug E never resumes a closed monitor: suspend_cnt exceeds its reasons. The equality
+    ``suspend_cnt == reasons`` enters Houdini as ``<=`` and ``>=``; the ``>=`` half survives and
+    proves queue-bound (without the split queue-bound was only bounded by BMC)."""
+    r = check_spec(load_spec("specs/bugs/E-closed-without-resume.toml"), "smt", EngineOptions(depth=30))
+    by = {i.name: i for i in r.invariants}
+    assert by["suspend-accounting"].verdict == "violated"
+    qb = by["queue-bound"]
+    assert qb.verdict == "holds" and qb.method == "k-induction"
+    kept = set(qb.certificate or ())
+    assert "invariant:suspend-accounting>=" in kept and "invariant:suspend-accounting<=" not in kept
+
+
+def test_an_equivalence_lemma_is_split_into_two_implications() -> None:
+    """On a mux chardev (bug X) a client is connected before its session opens: ``connection``'s
+    "conn names the client => its session is live" is false there, the converse is not."""
+    p = prep("specs/bugs/X-never-opened-monitor.toml")
+    cands = dict(p.task.lemmas())
+    assert {"connection#0=>", "connection#0<="} <= set(cands)
+    succ = compile_successors(p.model)
+    seen, todo = {p.model.init}, [p.model.init]
+    while todo:
+        for _a, t in succ(todo.pop()):
+            if t not in seen:
+                seen.add(t)
+                todo.append(t)
+    assert not all(evaluate(cands["connection#0=>"], s) for s in seen)
+    assert all(evaluate(cands["connection#0<="], s) for s in seen)
+    lib = lemma_library(p.model, list(p.task.lemmas()))
+    assert "connection#0<=" in lib.names() and "connection#0=>" in lib.dropped
 
 
 def test_kinduction_finds_violation_in_base_case() -> None:

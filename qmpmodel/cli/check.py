@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import multiprocessing
 import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -108,6 +110,9 @@ def load_selected(paths: tuple[str, ...] | list[str], pattern: str | None) -> tu
                    "native kernel (needs pip install 'qmpmodel[cluster]'; liveness: unknown).")
 @click.option("--ray-address", "ray_address", metavar="ADDR",
               help="With --workers: the Ray cluster to run on (default: a local Ray on this machine).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
+              help="Check N specs at once, each in its own process (output in spec order, as with one; "
+                   "not with --workers).")
 @click.option("--examples", type=click.IntRange(min=1), default=200, show_default=True, help="hypothesis: examples.")
 @click.option("--seed", type=int, default=0, show_default=True, help="hypothesis: random seed.")
 @click.option("--depth", type=click.IntRange(min=1), help="smt: unrolling depth (default 30; 4 with --prove).")
@@ -121,7 +126,7 @@ def check(paths: tuple[str, ...], engine: str, pattern: str | None, exitfirst: b
           color: str, json_file: str | None, max_states: int | None, timeout: float | None, examples: int,
           seed: int, depth: int | None, prove: bool, method: str, out_dir: str | None, junit_file: str | None,
           sarif_file: str | None, max_memory: str | None = None, symmetry: bool = False,
-          workers: int | None = None, ray_address: str | None = None) -> None:
+          workers: int | None = None, ray_address: str | None = None, jobs: int = 1) -> None:
     """Check spec files (or the specs among *.toml files under directories) against their pinned expectations.
 
     Prints a line per spec, and under it the properties that do not hold (-v: all; -q: none); an
@@ -134,6 +139,9 @@ def check(paths: tuple[str, ...], engine: str, pattern: str | None, exitfirst: b
                                 ray_address=ray_address or "")
         if workers or ray_address:
             engine = _distributed(engine, workers, ray_address)
+            if jobs > 1:
+                raise InputError("<command line>", "--jobs", "one job with --workers (the workers are the "
+                                 "parallelism)", f"--jobs {jobs}")
         engine_runner(engine)
         check_stdout_once(json=json_file, junit=junit_file, sarif=sarif_file)
         prepared, deselected = load_selected(paths, pattern)
@@ -145,10 +153,13 @@ def check(paths: tuple[str, ...], engine: str, pattern: str | None, exitfirst: b
     by_spec = {p.spec.path: p for p in prepared}
     artefacts = 0
     t_all = time.monotonic()
-    with _cluster(engine, workers, ray_address or ""):  # one Ray session for every spec
-        for p in prepared:
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_cluster(engine, workers, ray_address or ""))  # one Ray session for every spec
+        runs = stack.enter_context(contextlib.closing(
+            _check_all(prepared, engine, options, max_states, depth, timeout, jobs)))
+        for _spec in prepared:
             try:
-                r = _check_one(p.spec, engine, options, max_states, depth, timeout)
+                r = next(runs)
             except InputError as e:  # a proposal whose update leaves a declared range (one line, exit 2)
                 fail_input(e)
             results.append(r)
@@ -208,11 +219,48 @@ def _cluster(engine: str, workers: int | None, address: str) -> Iterator[None]:
         yield
 
 
+#: The specs a ``--jobs`` pool checks: set before the pool forks, read by its processes.
+_POOL_SPECS: list[Spec] = []
+
+
+def _check_all(prepared: list[Prepared], engine: str, options: EngineOptions, max_states: int | None,
+               depth: int | None, timeout: float | None, jobs: int) -> Iterator[CheckResult]:
+    """Results of the specs, in their order; with ``jobs > 1`` checked in that many forked processes.
+
+    A forked process inherits the specs (designs loaded from proposal files
+    included) and sends back only its result. Stopping early (``-x``) cancels
+    the specs not yet started.
+    """
+    if jobs <= 1 or len(prepared) <= 1:
+        for p in prepared:
+            yield _check_one(p.spec, engine, options, max_states, depth, timeout)
+        return
+    _POOL_SPECS[:] = [p.spec for p in prepared]
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(min(jobs, len(prepared)), mp_context=ctx) as pool:
+        futures = [pool.submit(_pool_check, k, engine, options, max_states, depth, timeout)
+                   for k in range(len(prepared))]
+        try:
+            for f in futures:
+                yield f.result()
+        finally:
+            for f in futures:
+                f.cancel()
+
+
+def _pool_check(k: int, engine: str, options: EngineOptions, max_states: int | None, depth: int | None,
+                timeout: float | None) -> CheckResult:
+    return _check_one(_POOL_SPECS[k], engine, options, max_states, depth, timeout, live=False)
+
+
 def _check_one(spec: Spec, engine: str, options: EngineOptions, max_states: int | None, depth: int | None,
-               timeout: float | None) -> CheckResult:
-    """One spec under the command line's options, with its own state budget and depth where it sets them."""
+               timeout: float | None, live: bool = True) -> CheckResult:
+    """One spec under the command line's options, with its own state budget and depth where it sets them.
+
+    ``live``: a progress line on a terminal (off in a ``--jobs`` process: log lines only).
+    """
     states = max_states or spec.max_states or EngineOptions().max_states
-    obs = _Budget(timeout, spec.path, states, options.max_memory)
+    obs = _Budget(timeout, spec.path, states, options.max_memory, live=live)
     t0 = time.monotonic()
     # k-induction needs a small k; bounded checking a deep unrolling
     k = depth or spec.depth or (4 if options.prove else EngineOptions().depth)

@@ -45,9 +45,9 @@ class _Budget(Observer):
     """
 
     def __init__(self, timeout: float | None, label: str, max_states: int = 0, max_memory: int = 0,
-                 interval: float = 10.0) -> None:
+                 interval: float = 10.0, live: bool = True) -> None:
         self.deadline = time.monotonic() + timeout if timeout else None
-        self.tty = sys.stderr.isatty()
+        self.tty = live and sys.stderr.isatty()
         self.label = label
         self.start = self.last = time.monotonic()
         self.max_states = max_states
@@ -57,6 +57,8 @@ class _Budget(Observer):
         self._task: object | None = None
 
     def line(self, states: int, depth: int, rss: int) -> str:
+        if not states:  # a symbolic engine: no states enumerated, only the depth reached
+            return f"{self.label}: depth {depth}, {rss / 2**20:,.0f} MiB"
         rate = states / max(time.monotonic() - self.start, 1e-9)
         return f"{self.label}: {states:,} states, {rate:,.0f} states/s, depth {depth}, {rss / 2**20:,.0f} MiB"
 

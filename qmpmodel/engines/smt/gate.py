@@ -94,6 +94,14 @@ class LemmaLibrary:
     def names(self) -> set[str]:
         return {n for n, _e in self.proved}
 
+    def covers(self, name: str) -> bool:
+        """Whether candidate ``name`` was proved: itself, or every part it was split into (``name#k``)."""
+        def mine(n: str) -> bool:
+            return n == name or n.startswith(name + "#")
+
+        proved = [n for n, _e in self.proved if mine(n)]
+        return bool(proved) and not any(mine(n) for n in self.dropped)
+
 
 def lemma_library(model: Model, candidates: Sequence[tuple[str, Expr]], tick: Callable[[int], bool] | None = None,
                   enc: Encoding | None = None, stepper: Stepper | None = None) -> LemmaLibrary:

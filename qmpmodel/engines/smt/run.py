@@ -159,7 +159,7 @@ def prove_property(model: Model, p: Property, expected: Expected, g: Goal, lib: 
     """A ``holds`` result, a ``violated`` one from a base case, or why no proof was found."""
     exp: Expected = expected
     lemmas = list(lib.proved)
-    if p.kind == "state" and f"invariant:{p.name}" in lib.names():
+    if p.kind == "state" and lib.covers(f"invariant:{p.name}"):
         return InvariantResult(p.name, exp, "holds", method="k-induction",
                                note=f"1-inductive within the lemma library ({len(lemmas)} lemmas)",
                                certificate=tuple(n for n, _e in lemmas))

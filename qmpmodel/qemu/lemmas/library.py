@@ -118,16 +118,32 @@ def candidate_lemmas(mv: ModelView) -> list[tuple[str, Expr]]:
         if inv.kind == "state":
             e = inv.predicate(mv.design)
             if not (e.op == "const" and e.args[0] is True):
-                out.append((f"invariant:{inv.name}", e))
+                out += _conjuncts(f"invariant:{inv.name}", e)
     return out
 
 
 def _conjuncts(name: str, e: Expr) -> list[tuple[str, Expr]]:
     """A lemma's top-level conjuncts as candidates of their own (``name#k``): Houdini then drops
-    only the part a design falsifies (one false clause of ``fresh`` no longer costs the others)."""
-    if e.op != "and":
-        return [(name, e)]
-    return [(f"{name}#{k}", part) for k, part in enumerate(e.args)]  # type: ignore[misc]
+    only the part a design falsifies (one false clause of ``fresh`` no longer costs the others).
+
+    An equality of two counts (``suspend_cnt == reasons``) is two candidates, ``<=`` and
+    ``>=``: a design that suspends too often (bug E never resumes) keeps the half it does not
+    break, which is what bounds its queue. An equivalence of two conditions is two
+    implications (``=>``, ``<=``): on a mux chardev a client is connected before its session
+    opens (bug X), which breaks only one direction of ``connection``.
+    """
+    parts: list[Expr] = list(e.args) if e.op == "and" else [e]  # type: ignore[arg-type]
+    out: list[tuple[str, Expr]] = []
+    for k, part in enumerate(parts):
+        n = f"{name}#{k}" if len(parts) > 1 else name
+        a, b = part.args[:2] if part.op == "==" else (None, None)
+        if not (isinstance(a, Expr) and isinstance(b, Expr)) or "const" in (a.op, b.op):
+            out.append((n, part))
+        elif a.sort == "int":
+            out += [(f"{n}<=", a <= b), (f"{n}>=", a >= b)]
+        elif a.sort == "bool":
+            out += [(f"{n}=>", ~a | b), (f"{n}<=", a | ~b)]
+    return out
 
 
 def lemmas_for(mv: ModelView) -> list[Expr]:
