@@ -309,3 +309,13 @@ def test_structural_lemmas_hold_on_every_reachable_state_of_qemu_current() -> No
                 todo.append(t)
     assert not false, sorted(false)
     assert len(seen) > 10_000
+
+
+def test_a_split_candidate_is_proved_only_when_every_part_is() -> None:
+    from qmpmodel.core.expr import TRUE
+    from qmpmodel.engines.smt.gate import LemmaLibrary
+
+    lib = LemmaLibrary((("invariant:a<=", TRUE), ("invariant:a>=", TRUE), ("invariant:ab#0", TRUE),
+                        ("invariant:c#0=>", TRUE)), ("invariant:c#1",))
+    assert lib.covers("invariant:a") and lib.covers("invariant:ab")
+    assert not lib.covers("invariant:c") and not lib.covers("invariant:d")

@@ -95,9 +95,10 @@ class LemmaLibrary:
         return {n for n, _e in self.proved}
 
     def covers(self, name: str) -> bool:
-        """Whether candidate ``name`` was proved: itself, or every part it was split into (``name#k``)."""
+        """Whether candidate ``name`` was proved: itself, or every part it was split into
+        (``name#k``, halves ``name<=``, ``name>=``, implications ``name=>``)."""
         def mine(n: str) -> bool:
-            return n == name or n.startswith(name + "#")
+            return n == name or (n.startswith(name) and n[len(name)] in "#<>=")
 
         proved = [n for n, _e in self.proved if mine(n)]
         return bool(proved) and not any(mine(n) for n in self.dropped)
