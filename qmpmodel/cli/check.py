@@ -11,7 +11,7 @@ import contextlib
 import json
 import multiprocessing
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -224,7 +224,7 @@ _POOL_SPECS: list[Spec] = []
 
 
 def _check_all(prepared: list[Prepared], engine: str, options: EngineOptions, max_states: int | None,
-               depth: int | None, timeout: float | None, jobs: int) -> Iterator[CheckResult]:
+               depth: int | None, timeout: float | None, jobs: int) -> Generator[CheckResult, None, None]:
     """Results of the specs, in their order; with ``jobs > 1`` checked in that many forked processes.
 
     A forked process inherits the specs (designs loaded from proposal files
