@@ -242,3 +242,83 @@ def test_machine_uses_only_public_hypothesis_api() -> None:
 
     src = inspect.getsource(machine)
     assert "_rules_strategy" not in src and "hypothesis.internal" not in src
+
+
+P_STALE = ROOT / "specs" / "bugs" / "P-stale-capabilities-suspend.toml"
+
+
+def test_p_stale_suspend_violations_are_found_at_the_default_budget(tmp_path: Path) -> None:
+    """The rare P-stale interleavings (a stale qmp_capabilities run in the next session): ``check`` at seed 0, 200 examples.
+
+    Run as the command line runs it, in a process of its own: Hypothesis mixes constants it
+    collects from every loaded (non-library) module into what it generates, so one seed's run
+    depends on what the process has imported (a test session imports much more than the CLI).
+    """
+    import json
+    import os
+    import subprocess
+    import sys
+
+    names = ["suspend-balance", "suspend-accounting", "no-deadlock"]
+    out = tmp_path / "result.json"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    subprocess.run([sys.executable, "-m", "qmpmodel", "check", str(P_STALE), "--engine", "hypothesis", "-q",
+                    "-k", " or ".join(names), "--json", str(out)], cwd=ROOT, env=env, check=False,
+                   capture_output=True)
+    (result,) = json.loads(out.read_text(encoding="utf-8"))["results"]
+    by = {i["name"]: i for i in result["invariants"]}
+    prepared = prepare(load_spec(P_STALE))
+    shortest = _explicit_depths(P_STALE)
+    for name in names:
+        got = by[name]
+        assert got["verdict"] == "violated", f"{name}: {got['text']}"
+        path = [step["index"] for step in got["trace"]]
+        (prop,) = compile_properties(prepared.model, [invariant(name).on(prepared.probes)])
+        assert replay_violation(prepared.model, prop, path) is not None
+        depth = shortest[name]
+        assert depth is not None and depth <= len(path) <= 1.5 * depth
+
+
+def test_novelty_search_without_a_distance_finds_and_replays() -> None:
+    """Novelty alone (no property distance: every state at distance 0) still walks the model and finds the bug."""
+    prepared = prepare(load_spec(TINY))
+    (prop,) = compile_properties(prepared.model, [invariant("reply-order-all").on(prepared.probes)])
+    out = search(prepared.model, [prop], examples=400, seed=0, steer=False, novelty=True, greedy_odds=2,
+                 densities=(0.5, 0.75))
+    assert out.prop == "reply-order-all"
+    assert replay_violation(prepared.model, prop, list(out.path)) is not None
+    assert len(out.path) == 13  # the shortest (see test_testcase_fails_when_a_violated_invariant_is_pinned_holds)
+
+
+def test_novelty_prefers_the_least_visited_successor() -> None:
+    """Greedy steps with novelty and no distance: an example's episodes do not repeat the same path."""
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from qmpmodel.engines.hypothesis import SearchStats, build_machine
+
+    prepared = prepare(load_spec(TINY))
+    paths: list[tuple[int, ...]] = []
+
+    stats = SearchStats()
+    machine = build_machine(prepared.model, (), swarm=False, stats=stats, novelty=True, greedy_odds=1)
+
+    @given(st.data())
+    @settings(max_examples=1, database=None, deadline=None)
+    def walk(data: st.DataObject) -> None:
+        m = machine()
+        for _ in range(60):
+            before = tuple(m.path)
+            m.step(data)
+            if before and not m.path:  # the episode ended: a new one starts
+                paths.append(before)
+
+    walk()
+    assert len(paths) >= 2
+    # always greedy, ties broken by visits in this example: the second episode leaves the first one's path
+    assert paths[0] != paths[1]
+    # without novelty, always-greedy steps at distance 0 take the lowest-numbered action: the same path
+    paths.clear()
+    machine = build_machine(prepared.model, (), swarm=False, distance=lambda _s: 0, greedy_odds=1)
+    walk()
+    assert len(paths) >= 2 and paths[0] == paths[1]

@@ -21,6 +21,8 @@ from hypothesis.stateful import run_state_machine_as_test
 from qmpmodel.core.model import Model, compile_successors
 from qmpmodel.core.results import Trace
 from qmpmodel.engines.hypothesis.machine import (
+    GREEDY_ODDS,
+    SWARM_DENSITIES,
     PropertyViolation,
     SearchStats,
     Stopped,
@@ -75,11 +77,13 @@ class SearchOutcome:
 
 def search(model: Model, props: Sequence[Property], *, examples: int, seed: int, steps: int = ENGINE_STEPS,
            swarm: bool = True, stats: SearchStats | None = None, minimise: bool = True,
-           shrink_budget: int = SHRINK_STEPS, steer: bool = True) -> SearchOutcome:
+           shrink_budget: int = SHRINK_STEPS, steer: bool = True, novelty: bool = False,
+           greedy_odds: int = GREEDY_ODDS, densities: Sequence[float] = SWARM_DENSITIES) -> SearchOutcome:
     """Run one Hypothesis search over ``model`` for ``props``; replay and verify what it finds.
 
     ``steer`` (one property with a ``bad`` expression): target the distance
-    to its violation.
+    to its violation. ``novelty``, ``greedy_odds`` and ``densities``: see
+    :func:`~qmpmodel.engines.hypothesis.machine.build_machine`.
     """
     stats = stats if stats is not None else SearchStats()
     stats.first_failure_example = stats.first_prop = stats.closest = None
@@ -90,7 +94,8 @@ def search(model: Model, props: Sequence[Property], *, examples: int, seed: int,
     dist = None
     if steer and len(props) == 1 and props[0].bad is not None:
         dist = compile_distance(model, props[0].bad)
-    machine = hypothesis_seed(seed)(build_machine(model, props, swarm=swarm, stats=stats, distance=dist))
+    machine = hypothesis_seed(seed)(build_machine(model, props, swarm=swarm, stats=stats, distance=dist,
+                                                  novelty=novelty, greedy_odds=greedy_odds, densities=densities))
     raw: tuple[int, ...] | None = None
     name: str | None = None
     try:
