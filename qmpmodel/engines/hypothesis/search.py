@@ -10,7 +10,8 @@ Runs are deterministic: a fixed seed (``hypothesis.seed``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from hypothesis import HealthCheck, Phase, Verbosity, settings
@@ -99,7 +100,7 @@ def search(model: Model, props: Sequence[Property], *, examples: int, seed: int,
     raw: tuple[int, ...] | None = None
     name: str | None = None
     try:
-        with with_reporter(_discard):
+        with with_reporter(_discard), _no_module_constants():
             run_state_machine_as_test(machine, settings=engine_settings(examples, steps))  # type: ignore[no-untyped-call]
     except PropertyViolation as e:
         name, raw = e.prop.name, e.path
@@ -127,6 +128,31 @@ def search(model: Model, props: Sequence[Property], *, examples: int, seed: int,
     assert trace is not None
     first = None if stats.first_failure_example is None else stats.first_failure_example - start
     return SearchOutcome(name, raw, tuple(path), trace, first, examples=stats.examples - start)
+
+
+@contextlib.contextmanager
+def _no_module_constants() -> Iterator[None]:
+    """Hypothesis (6.13x on) mixes integer constants found in the process's own modules into what
+    it draws (``providers._get_local_constants``): a seed's run then depends on what the process
+    imported (the CLI, pytest, a benchmark differ). The engine's draws are action indices; for
+    deterministic results no such constants are used while it searches. A Hypothesis without the
+    mechanism is left alone."""
+    from hypothesis.internal.conjecture import providers
+
+    get = getattr(providers, "_get_local_constants", None)
+    cache = getattr(providers, "CONSTANTS_CACHE", None)
+    make = getattr(providers, "Constants", None)
+    if get is None or cache is None or make is None:
+        yield
+        return
+    empty = make()
+    cache.cache.clear()
+    providers._get_local_constants = lambda: empty
+    try:
+        yield
+    finally:
+        providers._get_local_constants = get
+        cache.cache.clear()
 
 
 def _discard(_text: object) -> None:
