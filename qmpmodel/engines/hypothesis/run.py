@@ -96,7 +96,7 @@ def run(task: CheckTask, options: EngineOptions, observer: Observer | None = Non
             results.append(InvariantResult(
                 inv.name, exp, "violated", o.trace.depth, o.trace,
                 note=f"found by example {o.examples_to_first} (seed {options.seed}); "
-                     f"Hypothesis shrank it to {len(o.raw_path)} steps, the path minimiser to {len(o.path)}"))
+                     f"the failing run had {len(o.raw_path)} steps, the path minimiser kept {len(o.path)}"))
         elif stats.stopped or inv.name in notes:
             note = "time budget exhausted" if stats.stopped else notes[inv.name]
             results.append(InvariantResult(inv.name, exp, "unknown", note=note))
