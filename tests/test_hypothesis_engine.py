@@ -255,11 +255,11 @@ def test_p_stale_suspend_violations_are_found_at_the_default_budget(tmp_path: Pa
     (non-library) module into what it draws unless the engine turns that off, and then the same
     seed gave different runs in the two (the same example counts and traces now).
     """
-    from dataclasses import replace
     import json
     import os
     import subprocess
     import sys
+    from dataclasses import replace
 
     names = ["suspend-balance", "suspend-accounting", "no-deadlock"]
     out = tmp_path / "result.json"
