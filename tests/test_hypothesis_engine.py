@@ -36,9 +36,8 @@ CURRENT = ROOT / "specs" / "qemu-current.toml"
 TINY = ROOT / "specs" / "tiny.toml"
 BUGS = sorted((ROOT / "specs" / "bugs").glob("*.toml"))
 
-#: Budgets of the bug-spec test: examples until the first counterexample, Hypothesis' shrink steps.
+#: Budget of the bug-spec test: examples until the first counterexample.
 BUG_EXAMPLES = 1000
-BUG_SHRINK_STEPS = 300
 
 #: Bugs too rare for the steered search within BUG_EXAMPLES (seed 0): spec stem, invariant -> reason.
 TOO_RARE: dict[tuple[str, str], str] = {}
@@ -162,7 +161,7 @@ def test_every_bug_is_found_and_replays(path: Path, name: str) -> None:
     (prop,) = compile_properties(prepared.model, [invariant(name).on(prepared.probes)])
     # a case known to be too rare gets a token budget: it is expected to fail (strict xfail)
     examples = 100 if (path.stem, name) in TOO_RARE else BUG_EXAMPLES
-    out = search(prepared.model, [prop], examples=examples, seed=0, shrink_budget=BUG_SHRINK_STEPS)
+    out = search(prepared.model, [prop], examples=examples, seed=0)
     assert out.prop == name, f"{name} not found in {examples} examples"
     assert out.trace is not None
     # replayed with the explicit engine's replay, the shrunk run violates the same invariant ...

@@ -58,8 +58,7 @@ from qmpmodel.engines.hypothesis.program import format_program
 from qmpmodel.engines.hypothesis.properties import Property
 from qmpmodel.engines.hypothesis.shrink import families, minimise_path
 
-__all__ = ["GREEDY_ODDS", "SWARM_DENSITIES", "PropertyViolation", "SearchStats", "ShrinkBudgetSpent", "Stopped",
-           "build_machine"]
+__all__ = ["GREEDY_ODDS", "SWARM_DENSITIES", "PropertyViolation", "SearchStats", "Stopped", "build_machine"]
 
 #: One step in GREEDY_ODDS is greedy in a steered search. Measured (seed 0, examples to the first
 #: counterexample): half the steps greedy: P-stale suspend-balance 8, no-deadlock 106, U 43,
@@ -102,24 +101,15 @@ class SearchStats:
     first_failure_example: int | None = None
     observer: Observer | None = None
     stopped: bool = False
-    #: Shortest violating path seen per property (during generation and shrinking).
+    #: Shortest violating path seen per property.
     best: dict[str, tuple[int, ...]] = field(default_factory=dict)
     first_prop: str | None = None
-    steps_at_first: int = 0
-    #: Steps Hypothesis' shrinker may execute after the first failure (deterministic cap).
-    shrink_budget: int = 0
-    exhausted: bool = False
     #: Smallest distance to a violation seen (steered searches).
     closest: int | None = None
 
 
 class Stopped(Exception):
     """The observer asked to stop: every example from then on fails with this at once."""
-
-
-class ShrinkBudgetSpent(BaseException):
-    """The shrink budget is spent: ends the Hypothesis run at once (a ``BaseException``, which
-    Hypothesis does not take for a failure to shrink); the search takes the shortest failure seen."""
 
 
 def build_machine(model: Model, props: Sequence[Property], *, swarm: bool = True,
@@ -236,27 +226,18 @@ def build_machine(model: Model, props: Sequence[Property], *, swarm: bool = True
             obs = stats.observer
             if obs is not None and stats.steps % 2048 == 0 and not obs.progress(len(stats.visited), stats.max_depth):
                 stats.stopped = True
-            if stats.first_prop is not None and stats.shrink_budget and \
-                    stats.steps - stats.steps_at_first > stats.shrink_budget:
-                stats.exhausted = True
 
         def checkpoint(self) -> None:
-            # Budgets end a Hypothesis run from inside, consistently (Hypothesis replays examples
-            # and insists on deterministic behaviour): once exhausted, every example fails at its
-            # first invariant check, so Hypothesis' shrinker reaches the empty run and stops.
-            if stats is None:
-                return
-            if stats.stopped:
+            # the observer's budget ends a Hypothesis run from inside: once it is spent, every
+            # example fails at its first invariant check
+            if stats is not None and stats.stopped:
                 raise Stopped("stopped by the observer")
-            if stats.exhausted and stats.first_prop is not None:
-                raise ShrinkBudgetSpent(stats.first_prop)
 
         def fail(self, prop: Property, path: tuple[int, ...] | None = None) -> None:
             path = tuple(self.path) if path is None else path
             if stats is not None:
                 if stats.first_prop is None:
                     stats.first_prop = prop.name
-                    stats.steps_at_first = stats.steps
                     stats.first_failure_example = stats.examples
                 old = stats.best.get(prop.name)
                 if old is None or (len(path), path) < (len(old), old):

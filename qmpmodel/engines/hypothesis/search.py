@@ -1,8 +1,8 @@
 """One Hypothesis search over a model: generate, target, replay and minimise.
 
 :func:`search` runs the generated machine under :func:`engine_settings`
-(no database, no deadline, quiet, Hypothesis' ``target`` phase on, its
-``shrink`` phase only on request). A
+(no database, no deadline, quiet, Hypothesis' ``target`` phase on, no
+``shrink`` phase). A
 violation is replayed with the explicit engine's replay (every guard
 re-checked), must violate the same property, and is minimised on the
 concrete path (:func:`~qmpmodel.engines.hypothesis.shrink.minimise_path`).
@@ -27,26 +27,22 @@ from qmpmodel.engines.hypothesis.machine import (
     SWARM_DENSITIES,
     PropertyViolation,
     SearchStats,
-    ShrinkBudgetSpent,
     Stopped,
     build_machine,
 )
 from qmpmodel.engines.hypothesis.properties import Property, compile_distance, replay_violation
 from qmpmodel.engines.hypothesis.shrink import minimise_path
 
-__all__ = ["ENGINE_STEPS", "SHRINK_STEPS", "SearchOutcome", "engine_settings", "search"]
+__all__ = ["ENGINE_STEPS", "SearchOutcome", "engine_settings", "search"]
 
 #: Steps per Hypothesis run in the engine (the CLI has no knob for it).
 ENGINE_STEPS = 100
-#: Steps Hypothesis' shrinker may execute per failure before the shortest run seen so far is taken.
-#: Small: the concrete-path minimiser does the real work, deterministically.
-SHRINK_STEPS = 600
 
 
-def engine_settings(examples: int, steps: int = ENGINE_STEPS, shrink: bool = False) -> settings:
+def engine_settings(examples: int, steps: int = ENGINE_STEPS) -> settings:
     """Hypothesis settings of the engine: no database, no deadline, quiet, one bug per run, targeting.
 
-    ``shrink``: Hypothesis' shrink phase too. Off in the engine: the concrete-path minimiser
+    No shrink phase: the concrete-path minimiser
     (:func:`~qmpmodel.engines.hypothesis.shrink.minimise_path`) reached the shortest length on
     every bug spec from the first failing run alone, while Hypothesis' shrinker, simulating
     candidates over choice sequences of a 100-step run, spent 9 s on C's, F's and
@@ -61,7 +57,7 @@ def engine_settings(examples: int, steps: int = ENGINE_STEPS, shrink: bool = Fal
         report_multiple_bugs=False,
         verbosity=Verbosity.quiet,
         suppress_health_check=list(HealthCheck),
-        phases=(Phase.explicit, Phase.generate, Phase.target, *((Phase.shrink,) if shrink else ())),
+        phases=(Phase.explicit, Phase.generate, Phase.target),
         print_blob=False,
     )
 
@@ -71,7 +67,7 @@ class SearchOutcome:
     """What one Hypothesis search found.
 
     ``prop`` names the violated property (``None``: no counterexample);
-    ``raw_path`` is the shortest failing run seen (Hypothesis' shrunk one with ``shrink``), ``path`` the minimised one
+    ``raw_path`` is the shortest failing run seen, ``path`` the minimised one
     and ``trace`` its replay; ``examples_to_first`` counts the examples run
     before the first counterexample.
     """
@@ -87,21 +83,17 @@ class SearchOutcome:
 
 def search(model: Model, props: Sequence[Property], *, examples: int, seed: int, steps: int = ENGINE_STEPS,
            swarm: bool = True, stats: SearchStats | None = None, minimise: bool = True,
-           shrink_budget: int = SHRINK_STEPS, steer: bool = True, novelty: bool = False,
-           greedy_odds: int = GREEDY_ODDS, densities: Sequence[float] = SWARM_DENSITIES,
-           shrink: bool = False) -> SearchOutcome:
+           steer: bool = True, novelty: bool = False, greedy_odds: int = GREEDY_ODDS,
+           densities: Sequence[float] = SWARM_DENSITIES) -> SearchOutcome:
     """Run one Hypothesis search over ``model`` for ``props``; replay and verify what it finds.
 
-    ``shrink``: let Hypothesis shrink the failure (within ``shrink_budget`` steps) before the
-    path minimiser. ``steer`` (one property with a ``bad`` expression): target the distance
+    ``steer`` (one property with a ``bad`` expression): target the distance
     to its violation. ``novelty``, ``greedy_odds`` and ``densities``: see
     :func:`~qmpmodel.engines.hypothesis.machine.build_machine`.
     """
     stats = stats if stats is not None else SearchStats()
     stats.first_failure_example = stats.first_prop = stats.closest = None
     stats.best = {}
-    stats.shrink_budget = shrink_budget
-    stats.exhausted = False
     start = stats.examples
     dist = None
     if steer and len(props) == 1 and props[0].bad is not None:
@@ -112,21 +104,17 @@ def search(model: Model, props: Sequence[Property], *, examples: int, seed: int,
     name: str | None = None
     try:
         with with_reporter(_discard), _no_module_constants():
-            run_state_machine_as_test(machine, settings=engine_settings(examples, steps, shrink))  # type: ignore[no-untyped-call]
+            run_state_machine_as_test(machine, settings=engine_settings(examples, steps))  # type: ignore[no-untyped-call]
     except PropertyViolation as e:
         name, raw = e.prop.name, e.path
     except Stopped:
         return SearchOutcome(None, stopped=True, examples=stats.examples - start)
-    except ShrinkBudgetSpent:
-        name = stats.first_prop
     except Exception:
-        # a budget changed the machine's behaviour under Hypothesis' feet: it may notice
-        # (a Flaky error); the shortest failure seen so far is the result
+        # the observer's budget changed the machine's behaviour under Hypothesis' feet: it may
+        # notice (a Flaky error)
         if stats.stopped:
             return SearchOutcome(None, stopped=True, examples=stats.examples - start)
-        if not stats.exhausted:
-            raise
-        name = stats.first_prop
+        raise
     if stats.first_prop is None or name is None:
         return SearchOutcome(None, examples=stats.examples - start)
     best = stats.best.get(name, raw)
